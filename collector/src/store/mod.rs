@@ -1,0 +1,267 @@
+//! The storage boundary: ALL SQL lives below this module.
+//!
+//! One [`Store`] trait, two implementations: SQLite (default, a file in the data
+//! directory, WAL mode) and PostgreSQL (when the URL starts with `postgres://`).
+//! Migrations for each backend live in `migrations/<backend>/` and are applied at start-up.
+//!
+//! Ingest appends each batch once to the batch log, keyed by `(host_id, seq)`: the
+//! durable record and the idempotency key in one. There is deliberately no table with
+//! one row per sample (DESIGN.md §5: 55–85 k rows/s is far below the target).
+//! Compressed per-series chunks and rollups will be built from the batch log by a
+//! compactor later; [`Store::load_batches`] is the seam the query path reads through
+//! until then.
+
+use async_trait::async_trait;
+use harbinger_shared::{Batch, InventoryItem};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub mod postgres;
+pub mod sqlite;
+
+/// Errors from the store. Details of `Other` are logged, never sent to clients.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Other(#[from] sqlx::Error),
+}
+
+/// Whether an appended batch was new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendOutcome {
+    Stored,
+    /// `(host_id, seq)` was already in the batch log; nothing was written.
+    Duplicate,
+}
+
+/// A host as the collector knows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostRow {
+    pub host_id: String,
+    pub hostname: String,
+    pub labels: BTreeMap<String, String>,
+    pub agent_version: String,
+    pub interval_ms: i64,
+    /// Wall-clock receive time (ms) of the first and the latest batch.
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    pub last_seq: i64,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRow {
+    pub id: i64,
+    pub host_id: String,
+    pub ts: i64,
+    pub kind: String,
+    pub severity: String,
+    /// `kind:id` form of the component, if any.
+    pub component: Option<String>,
+    pub message: String,
+    pub attrs: BTreeMap<String, String>,
+}
+
+/// Which batches to load: by host (or all) and by overlap with an event-time range.
+#[derive(Debug, Clone, Default)]
+pub struct BatchFilter {
+    pub host_id: Option<String>,
+    /// Batches whose `[min_ts, max_ts]` overlaps `[from_ms, to_ms]`.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Resume after this `(host_id, seq)` (pagination in `(host_id, seq)` order).
+    pub after: Option<(String, i64)>,
+    pub limit: i64,
+}
+
+/// Lifecycle state of an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentStatus {
+    Open,
+    Resolved,
+}
+
+impl IncidentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentStatus::Open => "open",
+            IncidentStatus::Resolved => "resolved",
+        }
+    }
+}
+
+/// A stored incident.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentRow {
+    pub id: i64,
+    /// Stable key for "the same problem": at most one *open* incident per key.
+    pub dedup_key: String,
+    pub host_id: String,
+    /// The detector or rule that opened it, e.g. `filesystem_full`, `host_silent`.
+    pub kind: String,
+    pub component: Option<String>,
+    pub severity: String,
+    pub status: IncidentStatus,
+    pub title: String,
+    /// Evidence and explanation, free-form JSON owned by the detector.
+    pub details: serde_json::Value,
+    pub opened_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub resolved_at_ms: Option<i64>,
+    /// Incremented on every stored change; used in idempotency keys.
+    pub revision: i64,
+}
+
+/// A new incident to open.
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    pub dedup_key: String,
+    pub host_id: String,
+    pub kind: String,
+    pub component: Option<String>,
+    pub severity: String,
+    pub title: String,
+    pub details: serde_json::Value,
+    pub at_ms: i64,
+}
+
+/// A state change applied to an incident together with the notifications it causes.
+#[derive(Debug, Clone)]
+pub enum IncidentChange {
+    Open(NewIncident),
+    Update {
+        id: i64,
+        severity: String,
+        title: String,
+        details: serde_json::Value,
+        at_ms: i64,
+    },
+    Resolve {
+        id: i64,
+        details: serde_json::Value,
+        at_ms: i64,
+    },
+}
+
+/// A notification queued in the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub incident_id: i64,
+    pub notifier: String,
+    /// `open`, `update` or `resolve`.
+    pub action: String,
+    /// Unique; sent with the delivery so receivers can drop repeats.
+    pub idempotency_key: String,
+    pub payload: serde_json::Value,
+    pub attempts: i64,
+    pub next_attempt_ms: i64,
+    pub created_ms: i64,
+    pub delivered_ms: Option<i64>,
+    /// Set when delivery failed permanently (a 4xx other than 429); never retried.
+    pub failed: bool,
+    pub last_error: Option<String>,
+}
+
+/// A notification to enqueue. `incident_id` and `{revision}` placeholders are resolved by
+/// the store inside the same transaction as the incident change.
+#[derive(Debug, Clone)]
+pub struct NewOutbox {
+    pub notifier: String,
+    pub action: String,
+    /// Built by the caller from the incident's dedup key, action and revision.
+    pub idempotency_key: String,
+    pub payload: serde_json::Value,
+}
+
+/// All persistence the collector needs. Implementations must be safe to share.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Cheap liveness query for `/readyz`.
+    async fn ping(&self) -> Result<(), DbError>;
+
+    /// Durably appends a validated batch (its raw zstd body as received, or re-encoded),
+    /// upserts the host, stores its events and changed inventory, all in one transaction.
+    /// Returns only after commit. A `(host_id, seq)` already stored changes nothing.
+    async fn append_batch(
+        &self,
+        batch: &Batch,
+        body_zstd: &[u8],
+        received_at_ms: i64,
+    ) -> Result<AppendOutcome, DbError>;
+
+    /// Decoded batches overlapping the filter, ordered by `(host_id, seq)`.
+    async fn load_batches(&self, filter: &BatchFilter) -> Result<Vec<Batch>, DbError>;
+
+    async fn hosts(&self) -> Result<Vec<HostRow>, DbError>;
+    async fn host(&self, host_id: &str) -> Result<Option<HostRow>, DbError>;
+
+    /// Events of a host with `from_ms <= ts <= to_ms`, newest first, at most `limit`.
+    async fn events(
+        &self,
+        host_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRow>, DbError>;
+
+    /// The latest inventory of a host.
+    async fn inventory(&self, host_id: &str) -> Result<Vec<InventoryItem>, DbError>;
+
+    /// The open incident with this dedup key, if any.
+    async fn open_incident(&self, dedup_key: &str) -> Result<Option<IncidentRow>, DbError>;
+
+    /// All incidents, newest first; only open ones when `open_only`.
+    async fn incidents(
+        &self,
+        host_id: Option<&str>,
+        open_only: bool,
+        limit: i64,
+    ) -> Result<Vec<IncidentRow>, DbError>;
+
+    /// Applies the change and enqueues its notifications in one transaction.
+    /// Returns the incident as stored after the change.
+    async fn apply_incident_change(
+        &self,
+        change: IncidentChange,
+        notifications: Vec<NewOutbox>,
+    ) -> Result<IncidentRow, DbError>;
+
+    /// Undelivered, not permanently failed rows with `next_attempt_ms <= now_ms`, by id.
+    async fn due_outbox(&self, now_ms: i64, limit: i64) -> Result<Vec<OutboxRow>, DbError>;
+    /// Undelivered, not failed rows for this incident and notifier with a smaller id.
+    async fn outbox_blocked(&self, row: &OutboxRow) -> Result<bool, DbError>;
+    async fn outbox_delivered(&self, id: i64, at_ms: i64) -> Result<(), DbError>;
+    async fn outbox_retry(
+        &self,
+        id: i64,
+        next_attempt_ms: i64,
+        error: &str,
+    ) -> Result<(), DbError>;
+    async fn outbox_failed(&self, id: i64, error: &str) -> Result<(), DbError>;
+    /// Every outbox row of an incident, by id (for the API and tests).
+    async fn outbox_for_incident(&self, incident_id: i64) -> Result<Vec<OutboxRow>, DbError>;
+}
+
+/// Opens the store named by `url`: `sqlite://path` (or a bare path) or `postgres://…`.
+/// Applies migrations before returning.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, DbError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(postgres::PgStore::connect(url).await?))
+    } else {
+        Ok(std::sync::Arc::new(sqlite::SqliteStore::open(url).await?))
+    }
+}
