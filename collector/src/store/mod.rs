@@ -17,7 +17,11 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 pub mod postgres;
+mod prepare;
+mod rows;
 pub mod sqlite;
+
+pub use rows::MAX_STORED_BATCH_BYTES;
 
 /// Errors from the store. Details of `Other` are logged, never sent to clients.
 #[derive(Debug, thiserror::Error)]
@@ -175,6 +179,11 @@ pub struct OutboxRow {
 
 /// A notification to enqueue. `incident_id` and `{revision}` placeholders are resolved by
 /// the store inside the same transaction as the incident change.
+///
+/// The store sets the row's `incident_id` itself, and replaces the literal text
+/// `{incident_id}` and `{revision}` in `idempotency_key` and in every string of `payload`
+/// with the incident's id and its revision after the change (1 for an open). A key that
+/// is already in the outbox is skipped, so re-applying a change cannot queue a repeat.
 #[derive(Debug, Clone)]
 pub struct NewOutbox {
     pub notifier: String,
@@ -234,6 +243,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Applies the change and enqueues its notifications in one transaction.
     /// Returns the incident as stored after the change.
+    ///
+    /// `Open` stores revision 1; a second open with the key of an open incident is
+    /// `Conflict`. `Update` and `Resolve` bump the revision; on an unknown id they are
+    /// `NotFound`, on a resolved incident `Conflict`.
     async fn apply_incident_change(
         &self,
         change: IncidentChange,
@@ -241,16 +254,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<IncidentRow, DbError>;
 
     /// Undelivered, not permanently failed rows with `next_attempt_ms <= now_ms`, by id.
+    /// Each row is due first at the `at_ms` of the change that queued it.
     async fn due_outbox(&self, now_ms: i64, limit: i64) -> Result<Vec<OutboxRow>, DbError>;
     /// Undelivered, not failed rows for this incident and notifier with a smaller id.
     async fn outbox_blocked(&self, row: &OutboxRow) -> Result<bool, DbError>;
+    /// Marks a row delivered. This and the two calls below count one attempt each;
+    /// an unknown id is `NotFound`.
     async fn outbox_delivered(&self, id: i64, at_ms: i64) -> Result<(), DbError>;
-    async fn outbox_retry(
-        &self,
-        id: i64,
-        next_attempt_ms: i64,
-        error: &str,
-    ) -> Result<(), DbError>;
+    /// Records a temporary failure: the row is due again at `next_attempt_ms`.
+    async fn outbox_retry(&self, id: i64, next_attempt_ms: i64, error: &str)
+        -> Result<(), DbError>;
+    /// Records a permanent failure: the row is never due again.
     async fn outbox_failed(&self, id: i64, error: &str) -> Result<(), DbError>;
     /// Every outbox row of an incident, by id (for the API and tests).
     async fn outbox_for_incident(&self, incident_id: i64) -> Result<Vec<OutboxRow>, DbError>;

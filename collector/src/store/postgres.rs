@@ -1,0 +1,573 @@
+//! The PostgreSQL store, for high availability and scale: several stateless collectors
+//! may share one database, so every write is a single transaction that is correct under
+//! concurrency (upserts and unique constraints, not read-then-write races).
+//!
+//! JSON columns are `jsonb` (validated by the server on write) and are read back as text
+//! so both backends share the row conversions in [`super::rows`].
+
+use super::prepare::{encode_error, PreparedBatch, PreparedItem};
+use super::rows::{
+    clamp_limit, convert, fill_placeholders, fill_placeholders_json, BatchRecord, EventRecord,
+    HostRecord, IncidentRecord, InventoryRecord, InventoryState, OutboxRecord,
+};
+use super::{
+    AppendOutcome, BatchFilter, DbError, EventRow, HostRow, IncidentChange, IncidentRow, NewOutbox,
+    OutboxRow, Store,
+};
+use async_trait::async_trait;
+use harbinger_shared::{Batch, InventoryItem};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+use std::time::Duration;
+
+/// Enough for ingest, the outbox worker and the dashboard to proceed side by side
+/// without holding many server processes per collector.
+const MAX_CONNECTIONS: u32 = 8;
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+const HOST_COLUMNS: &str = "host_id, hostname, labels::text AS labels, agent_version, \
+     interval_ms, first_seen_ms, last_seen_ms, last_seq";
+const EVENT_COLUMNS: &str =
+    "id, host_id, ts, kind, severity, component, message, attrs::text AS attrs";
+const INCIDENT_COLUMNS: &str = "id, dedup_key, host_id, kind, component, severity, status, \
+     title, details::text AS details, opened_at_ms, updated_at_ms, resolved_at_ms, revision";
+const OUTBOX_COLUMNS: &str = "id, incident_id, notifier, action, idempotency_key, \
+     payload::text AS payload, attempts, next_attempt_ms, created_ms, delivered_ms, failed, \
+     last_error";
+
+/// The PostgreSQL implementation of [`Store`].
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `postgres://…` and applies pending migrations. Migrations take an
+    /// advisory lock, so collectors starting together do not race.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, "cannot connect to PostgreSQL"))?;
+        sqlx::migrate!("../migrations/postgres")
+            .run(&pool)
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, "PostgreSQL migration failed"))?;
+        tracing::info!("PostgreSQL store connected");
+        Ok(Self { pool })
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Maps a unique violation to `Conflict` with the caller's explanation.
+fn on_unique(error: sqlx::Error, conflict: impl FnOnce() -> String) -> DbError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => DbError::Conflict(conflict()),
+        _ => DbError::Other(error),
+    }
+}
+
+/// Stores one inventory item if it is new or changed, keeping its history. An item from
+/// an older batch than the stored one (a replay after fail-over) is ignored. An existing
+/// row is locked while deciding, so two collectors ingesting the same host cannot both
+/// append the same change to the history.
+async fn upsert_item(
+    tx: &mut Transaction<'static, Postgres>,
+    batch: &PreparedBatch<'_>,
+    item: &PreparedItem,
+) -> Result<(), DbError> {
+    let stored: Option<InventoryState> = sqlx::query_as(
+        "SELECT attrs::text AS attrs, seq FROM inventory \
+         WHERE host_id = $1 AND component = $2 FOR UPDATE",
+    )
+    .bind(batch.host_id)
+    .bind(&item.component)
+    .fetch_optional(&mut **tx)
+    .await?;
+    match stored {
+        Some(state) if state.seq > batch.seq => return Ok(()),
+        Some(state) if state.attrs().as_ref() == Some(&item.attrs_map) => {
+            sqlx::query("UPDATE inventory SET seq = $1 WHERE host_id = $2 AND component = $3")
+                .bind(batch.seq)
+                .bind(batch.host_id)
+                .bind(&item.component)
+                .execute(&mut **tx)
+                .await?;
+            return Ok(());
+        }
+        Some(_) | None => {}
+    }
+    sqlx::query(
+        "INSERT INTO inventory (host_id, component, attrs, updated_ms, seq) \
+         VALUES ($1, $2, $3::jsonb, $4, $5) \
+         ON CONFLICT (host_id, component) DO UPDATE SET \
+         attrs = excluded.attrs, updated_ms = excluded.updated_ms, seq = excluded.seq",
+    )
+    .bind(batch.host_id)
+    .bind(&item.component)
+    .bind(&item.attrs)
+    .bind(batch.received_ms)
+    .bind(batch.seq)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO inventory_history (host_id, component, attrs, at_ms, seq) \
+         VALUES ($1, $2, $3::jsonb, $4, $5)",
+    )
+    .bind(batch.host_id)
+    .bind(&item.component)
+    .bind(&item.attrs)
+    .bind(batch.received_ms)
+    .bind(batch.seq)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Explains why an Update/Resolve matched no open incident.
+async fn not_open(tx: &mut Transaction<'static, Postgres>, id: i64) -> DbError {
+    let exists = sqlx::query_scalar::<_, i64>("SELECT id FROM incidents WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await;
+    match exists {
+        Ok(Some(_)) => DbError::Conflict(format!("incident {id} is already resolved")),
+        Ok(None) => DbError::NotFound,
+        Err(e) => DbError::Other(e),
+    }
+}
+
+/// An UPDATE by id that touched nothing means the id does not exist.
+fn found(rows_affected: u64) -> Result<(), DbError> {
+    if rows_affected == 0 {
+        Err(DbError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<(), DbError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(host_id = %batch.agent.host_id, seq = batch.seq))]
+    async fn append_batch(
+        &self,
+        batch: &Batch,
+        body_zstd: &[u8],
+        received_at_ms: i64,
+    ) -> Result<AppendOutcome, DbError> {
+        let p = PreparedBatch::new(batch, received_at_ms)?;
+        let mut tx = self.pool.begin().await?;
+        // A concurrent insert of the same key by another collector waits for that
+        // transaction and then does nothing: exactly one of them reports `Stored`.
+        let inserted = sqlx::query(
+            "INSERT INTO batches (host_id, seq, received_ms, min_ts, max_ts, sample_count, body) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (host_id, seq) DO NOTHING",
+        )
+        .bind(p.host_id)
+        .bind(p.seq)
+        .bind(p.received_ms)
+        .bind(p.min_ts)
+        .bind(p.max_ts)
+        .bind(p.sample_count)
+        .bind(body_zstd)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            tx.rollback().await?;
+            tracing::debug!("duplicate batch; nothing written");
+            return Ok(AppendOutcome::Duplicate);
+        }
+        // Identity columns follow the highest seq, so a replayed old batch cannot roll
+        // back a hostname or label change. In an UPDATE, `hosts.*` are the old values.
+        sqlx::query(
+            "INSERT INTO hosts (host_id, hostname, labels, agent_version, interval_ms, \
+                                first_seen_ms, last_seen_ms, last_seq) \
+             VALUES ($1, $2, $3::jsonb, $4, $5, $6, $6, $7) \
+             ON CONFLICT (host_id) DO UPDATE SET \
+               hostname = CASE WHEN excluded.last_seq > hosts.last_seq THEN excluded.hostname ELSE hosts.hostname END, \
+               labels = CASE WHEN excluded.last_seq > hosts.last_seq THEN excluded.labels ELSE hosts.labels END, \
+               agent_version = CASE WHEN excluded.last_seq > hosts.last_seq THEN excluded.agent_version ELSE hosts.agent_version END, \
+               interval_ms = CASE WHEN excluded.last_seq > hosts.last_seq THEN excluded.interval_ms ELSE hosts.interval_ms END, \
+               first_seen_ms = LEAST(hosts.first_seen_ms, excluded.first_seen_ms), \
+               last_seen_ms = GREATEST(hosts.last_seen_ms, excluded.last_seen_ms), \
+               last_seq = GREATEST(hosts.last_seq, excluded.last_seq)",
+        )
+        .bind(p.host_id)
+        .bind(p.hostname)
+        .bind(&p.labels)
+        .bind(p.agent_version)
+        .bind(p.interval_ms)
+        .bind(p.received_ms)
+        .bind(p.seq)
+        .execute(&mut *tx)
+        .await?;
+        for event in &p.events {
+            sqlx::query(
+                "INSERT INTO events (host_id, ts, kind, severity, component, message, attrs) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
+            )
+            .bind(p.host_id)
+            .bind(event.ts)
+            .bind(event.kind)
+            .bind(event.severity)
+            .bind(event.component.as_deref())
+            .bind(event.message)
+            .bind(&event.attrs)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for item in &p.inventory {
+            upsert_item(&mut tx, &p, item).await?;
+        }
+        tx.commit().await?;
+        Ok(AppendOutcome::Stored)
+    }
+
+    async fn load_batches(&self, filter: &BatchFilter) -> Result<Vec<Batch>, DbError> {
+        let limit = clamp_limit(filter.limit);
+        let records: Vec<BatchRecord> = match (&filter.host_id, &filter.after) {
+            (Some(host), after) => {
+                // Within one host, "after (h, s)" is just a lower bound on seq. Stored
+                // seqs come from a u64, so -1 is below all of them.
+                let after_seq = match after {
+                    Some((after_host, _)) if after_host > host => return Ok(Vec::new()),
+                    Some((after_host, after_seq)) if after_host == host => *after_seq,
+                    Some(_) | None => -1,
+                };
+                sqlx::query_as(
+                    "SELECT host_id, seq, body FROM batches \
+                     WHERE host_id = $1 AND seq > $2 AND max_ts >= $3 AND min_ts <= $4 \
+                     ORDER BY seq LIMIT $5",
+                )
+                .bind(host)
+                .bind(after_seq)
+                .bind(filter.from_ms)
+                .bind(filter.to_ms)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            (None, Some((after_host, after_seq))) => {
+                sqlx::query_as(
+                    "SELECT host_id, seq, body FROM batches \
+                     WHERE (host_id, seq) > ($1, $2) AND max_ts >= $3 AND min_ts <= $4 \
+                     ORDER BY host_id, seq LIMIT $5",
+                )
+                .bind(after_host)
+                .bind(after_seq)
+                .bind(filter.from_ms)
+                .bind(filter.to_ms)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            (None, None) => {
+                sqlx::query_as(
+                    "SELECT host_id, seq, body FROM batches \
+                     WHERE max_ts >= $1 AND min_ts <= $2 ORDER BY host_id, seq LIMIT $3",
+                )
+                .bind(filter.from_ms)
+                .bind(filter.to_ms)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        records.into_iter().map(BatchRecord::decode).collect()
+    }
+
+    async fn hosts(&self) -> Result<Vec<HostRow>, DbError> {
+        let records: Vec<HostRecord> = sqlx::query_as(&format!(
+            "SELECT {HOST_COLUMNS} FROM hosts ORDER BY host_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        convert(records)
+    }
+
+    async fn host(&self, host_id: &str) -> Result<Option<HostRow>, DbError> {
+        let record: Option<HostRecord> = sqlx::query_as(&format!(
+            "SELECT {HOST_COLUMNS} FROM hosts WHERE host_id = $1"
+        ))
+        .bind(host_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        record.map(HostRow::try_from).transpose()
+    }
+
+    async fn events(
+        &self,
+        host_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRow>, DbError> {
+        let records: Vec<EventRecord> = sqlx::query_as(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE host_id = $1 AND ts >= $2 AND ts <= $3 \
+             ORDER BY ts DESC, id DESC LIMIT $4"
+        ))
+        .bind(host_id)
+        .bind(from_ms)
+        .bind(to_ms)
+        .bind(clamp_limit(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        convert(records)
+    }
+
+    async fn inventory(&self, host_id: &str) -> Result<Vec<InventoryItem>, DbError> {
+        let records: Vec<InventoryRecord> = sqlx::query_as(
+            "SELECT host_id, component, attrs::text AS attrs FROM inventory \
+             WHERE host_id = $1 ORDER BY component",
+        )
+        .bind(host_id)
+        .fetch_all(&self.pool)
+        .await?;
+        convert(records)
+    }
+
+    async fn open_incident(&self, dedup_key: &str) -> Result<Option<IncidentRow>, DbError> {
+        let record: Option<IncidentRecord> = sqlx::query_as(&format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE dedup_key = $1 AND status = 'open'"
+        ))
+        .bind(dedup_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        record.map(IncidentRow::try_from).transpose()
+    }
+
+    async fn incidents(
+        &self,
+        host_id: Option<&str>,
+        open_only: bool,
+        limit: i64,
+    ) -> Result<Vec<IncidentRow>, DbError> {
+        // Filters are added only when asked for, so each variant is a plain indexed
+        // query rather than one generic plan with `$1 IS NULL OR …` branches.
+        let mut sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE TRUE");
+        if host_id.is_some() {
+            sql.push_str(" AND host_id = $1");
+        }
+        if open_only {
+            sql.push_str(" AND status = 'open'");
+        }
+        let limit_param = if host_id.is_some() { "$2" } else { "$1" };
+        sql.push_str(&format!(
+            " ORDER BY opened_at_ms DESC, id DESC LIMIT {limit_param}"
+        ));
+        let mut query = sqlx::query_as::<_, IncidentRecord>(&sql);
+        if let Some(host_id) = host_id {
+            query = query.bind(host_id);
+        }
+        let records = query.bind(clamp_limit(limit)).fetch_all(&self.pool).await?;
+        convert(records)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn apply_incident_change(
+        &self,
+        change: IncidentChange,
+        notifications: Vec<NewOutbox>,
+    ) -> Result<IncidentRow, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let (record, at_ms) = match change {
+            IncidentChange::Open(new) => {
+                let details = serde_json::to_string(&new.details)
+                    .map_err(|e| encode_error(format!("incident details: {e}")))?;
+                let record: IncidentRecord = sqlx::query_as(&format!(
+                    "INSERT INTO incidents (dedup_key, host_id, kind, component, severity, status, \
+                         title, details, opened_at_ms, updated_at_ms, resolved_at_ms, revision) \
+                     VALUES ($1, $2, $3, $4, $5, 'open', $6, $7::jsonb, $8, $8, NULL, 1) \
+                     RETURNING {INCIDENT_COLUMNS}"
+                ))
+                .bind(&new.dedup_key)
+                .bind(&new.host_id)
+                .bind(&new.kind)
+                .bind(new.component.as_deref())
+                .bind(&new.severity)
+                .bind(&new.title)
+                .bind(&details)
+                .bind(new.at_ms)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| {
+                    on_unique(e, || {
+                        format!(
+                            "an incident with dedup_key {:?} is already open",
+                            new.dedup_key
+                        )
+                    })
+                })?;
+                (record, new.at_ms)
+            }
+            IncidentChange::Update {
+                id,
+                severity,
+                title,
+                details,
+                at_ms,
+            } => {
+                let details = serde_json::to_string(&details)
+                    .map_err(|e| encode_error(format!("incident {id} details: {e}")))?;
+                let record: Option<IncidentRecord> = sqlx::query_as(&format!(
+                    "UPDATE incidents SET severity = $1, title = $2, details = $3::jsonb, \
+                         updated_at_ms = $4, revision = revision + 1 \
+                     WHERE id = $5 AND status = 'open' RETURNING {INCIDENT_COLUMNS}"
+                ))
+                .bind(&severity)
+                .bind(&title)
+                .bind(&details)
+                .bind(at_ms)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match record {
+                    Some(record) => (record, at_ms),
+                    None => return Err(not_open(&mut tx, id).await),
+                }
+            }
+            IncidentChange::Resolve { id, details, at_ms } => {
+                let details = serde_json::to_string(&details)
+                    .map_err(|e| encode_error(format!("incident {id} details: {e}")))?;
+                let record: Option<IncidentRecord> = sqlx::query_as(&format!(
+                    "UPDATE incidents SET status = 'resolved', details = $2::jsonb, \
+                         updated_at_ms = $1, resolved_at_ms = $1, revision = revision + 1 \
+                     WHERE id = $3 AND status = 'open' RETURNING {INCIDENT_COLUMNS}"
+                ))
+                .bind(at_ms)
+                .bind(&details)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match record {
+                    Some(record) => (record, at_ms),
+                    None => return Err(not_open(&mut tx, id).await),
+                }
+            }
+        };
+        let incident = IncidentRow::try_from(record)?;
+        for note in notifications {
+            let key = fill_placeholders(&note.idempotency_key, incident.id, incident.revision);
+            let mut payload = note.payload;
+            fill_placeholders_json(&mut payload, incident.id, incident.revision);
+            let payload = serde_json::to_string(&payload)
+                .map_err(|e| encode_error(format!("outbox payload for {key:?}: {e}")))?;
+            let inserted = sqlx::query(
+                "INSERT INTO outbox (incident_id, notifier, action, idempotency_key, payload, \
+                     attempts, next_attempt_ms, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5::jsonb, 0, $6, $6) \
+                 ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .bind(incident.id)
+            .bind(&note.notifier)
+            .bind(&note.action)
+            .bind(&key)
+            .bind(&payload)
+            .bind(at_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                tracing::debug!(idempotency_key = %key, "notification already queued; skipped");
+            }
+        }
+        tx.commit().await?;
+        Ok(incident)
+    }
+
+    async fn due_outbox(&self, now_ms: i64, limit: i64) -> Result<Vec<OutboxRow>, DbError> {
+        let records: Vec<OutboxRecord> = sqlx::query_as(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox \
+             WHERE delivered_ms IS NULL AND NOT failed AND next_attempt_ms <= $1 \
+             ORDER BY id LIMIT $2"
+        ))
+        .bind(now_ms)
+        .bind(clamp_limit(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        convert(records)
+    }
+
+    async fn outbox_blocked(&self, row: &OutboxRow) -> Result<bool, DbError> {
+        let blocked: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE incident_id = $1 AND notifier = $2 \
+                 AND id < $3 AND delivered_ms IS NULL AND NOT failed)",
+        )
+        .bind(row.incident_id)
+        .bind(&row.notifier)
+        .bind(row.id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(blocked)
+    }
+
+    async fn outbox_delivered(&self, id: i64, at_ms: i64) -> Result<(), DbError> {
+        let updated = sqlx::query(
+            "UPDATE outbox SET delivered_ms = $1, attempts = attempts + 1 WHERE id = $2",
+        )
+        .bind(at_ms)
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        found(updated)
+    }
+
+    async fn outbox_retry(
+        &self,
+        id: i64,
+        next_attempt_ms: i64,
+        error: &str,
+    ) -> Result<(), DbError> {
+        let updated = sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $1, last_error = $2 \
+             WHERE id = $3",
+        )
+        .bind(next_attempt_ms)
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        found(updated)
+    }
+
+    async fn outbox_failed(&self, id: i64, error: &str) -> Result<(), DbError> {
+        let updated = sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, failed = TRUE, last_error = $1 \
+             WHERE id = $2",
+        )
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        found(updated)
+    }
+
+    async fn outbox_for_incident(&self, incident_id: i64) -> Result<Vec<OutboxRow>, DbError> {
+        let records: Vec<OutboxRecord> = sqlx::query_as(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE incident_id = $1 ORDER BY id"
+        ))
+        .bind(incident_id)
+        .fetch_all(&self.pool)
+        .await?;
+        convert(records)
+    }
+}
