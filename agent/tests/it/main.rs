@@ -1,0 +1,11 @@
+//! The agent's one integration-test binary: the real `harbinger-agent` executable on
+//! fixture trees, the shipper against a real HTTP server on 127.0.0.1, and conformance
+//! against the shared corpus of real procfs captures.
+
+mod check;
+mod common;
+mod conformance;
+mod http_stub;
+mod once;
+mod run;
+mod shipper;
