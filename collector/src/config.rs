@@ -1,0 +1,544 @@
+//! The collector's configuration: a TOML file, environment overrides, defaults, and a
+//! `validate()` step whose errors name the offending key.
+//!
+//! Every section denies unknown keys, so a typo is an error at start-up rather than a
+//! silently ignored setting. Notifier header values may hold credentials and are
+//! redacted from `Debug` output (and therefore from logs).
+
+use crate::duration::HumanDuration;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Why a configuration could not be loaded or is not acceptable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// A key holds a value the collector cannot run with.
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// The whole collector configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectorConfig {
+    /// Address the HTTP API and dashboard listen on.
+    pub listen: String,
+    /// Directory for the embedded SQLite database and other local state.
+    pub data_dir: PathBuf,
+    /// `postgres://…` selects PostgreSQL; `sqlite://path` or a path selects SQLite.
+    /// Defaults to `<data_dir>/harbinger.db`.
+    pub database_url: Option<Secret>,
+    /// Base URL of the dashboard as people reach it, used for links in notifications.
+    /// Defaults to `http://<listen>/`.
+    pub public_url: Option<String>,
+    pub ingest: IngestConfig,
+    pub detectors: DetectorsConfig,
+    pub notifiers: Vec<NotifierConfig>,
+    pub outbox: OutboxConfig,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            data_dir: PathBuf::from("./harbinger-data"),
+            database_url: None,
+            public_url: None,
+            ingest: IngestConfig::default(),
+            detectors: DetectorsConfig::default(),
+            notifiers: Vec::new(),
+            outbox: OutboxConfig::default(),
+        }
+    }
+}
+
+/// Limits and time policy for `POST /api/v1/ingest`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Largest request body as received (compressed), in bytes.
+    pub max_body_bytes: usize,
+    /// Largest body after zstd decompression, in bytes.
+    pub max_decompressed_bytes: usize,
+    /// Samples or events further than this ahead of the collector's clock are refused.
+    pub max_future_skew: HumanDuration,
+    /// Samples or events older than this are refused; anything younger is valid history.
+    pub history_horizon: HumanDuration,
+    /// How much recent data is kept in memory for fast queries.
+    pub hot_window: HumanDuration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 8 << 20,
+            max_decompressed_bytes: 64 << 20,
+            max_future_skew: HumanDuration::from_secs(5 * 60),
+            history_horizon: HumanDuration::from_secs(400 * 86_400),
+            hot_window: HumanDuration::from_secs(6 * 3_600),
+        }
+    }
+}
+
+/// Settings of the built-in detectors.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectorsConfig {
+    /// A filesystem fuller than this ratio opens a `filesystem_full` incident.
+    pub filesystem_full_ratio: f64,
+    /// A host is silent after this many of its own intervals without a batch.
+    pub silent_intervals: u32,
+    /// How often hosts are checked for silence (wall clock).
+    pub silence_check_interval: HumanDuration,
+}
+
+impl Default for DetectorsConfig {
+    fn default() -> Self {
+        Self {
+            filesystem_full_ratio: 0.9,
+            silent_intervals: 3,
+            silence_check_interval: HumanDuration::from_secs(1),
+        }
+    }
+}
+
+/// One notification target. The `type` key selects the variant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NotifierConfig {
+    Webhook(WebhookConfig),
+}
+
+impl NotifierConfig {
+    pub fn name(&self) -> &str {
+        match self {
+            NotifierConfig::Webhook(w) => &w.name,
+        }
+    }
+}
+
+/// A generic JSON webhook.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Unique name; outbox rows refer to their notifier by it.
+    pub name: String,
+    pub url: String,
+    /// Extra request headers, typically `Authorization`. Values are secrets.
+    #[serde(default)]
+    pub headers: BTreeMap<String, Secret>,
+    #[serde(default = "default_notifier_timeout")]
+    pub timeout: HumanDuration,
+}
+
+fn default_notifier_timeout() -> HumanDuration {
+    HumanDuration::from_secs(10)
+}
+
+/// Delivery pacing of the notification outbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// The worker looks for due rows at least this often, even when not woken.
+    pub poll_interval: HumanDuration,
+    /// First retry delay; doubles per attempt, with full jitter.
+    pub backoff_initial: HumanDuration,
+    /// Ceiling of the retry delay.
+    pub backoff_max: HumanDuration,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval: HumanDuration::from_secs(1),
+            backoff_initial: HumanDuration::from_secs(1),
+            backoff_max: HumanDuration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// A string that must not appear in logs: `Debug` prints `"<redacted>"`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+impl CollectorConfig {
+    /// Reads a TOML file (or starts from defaults when `path` is `None`), then applies
+    /// the `HARBINGER_*` environment overrides. Call [`validate`](Self::validate) after.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+                    path: path.to_owned(),
+                    message,
+                })?
+            }
+            None => Self::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok());
+        Ok(config)
+    }
+
+    /// Parses TOML text; the error is toml's message, which names the key and line.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Applies `HARBINGER_LISTEN`, `HARBINGER_DATA_DIR` and `HARBINGER_DATABASE_URL`.
+    /// The lookup is a parameter so tests need not touch the process environment.
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) {
+        if let Some(listen) = lookup("HARBINGER_LISTEN") {
+            self.listen = listen;
+        }
+        if let Some(dir) = lookup("HARBINGER_DATA_DIR") {
+            self.data_dir = PathBuf::from(dir);
+        }
+        if let Some(url) = lookup("HARBINGER_DATABASE_URL") {
+            self.database_url = Some(Secret::new(url));
+        }
+    }
+
+    /// The store URL: the configured one, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose().to_owned(),
+            None => self
+                .data_dir
+                .join("harbinger.db")
+                .to_string_lossy()
+                .into_owned(),
+        }
+    }
+
+    /// Whether the store lives in the data directory (so the directory must exist).
+    pub fn uses_embedded_store(&self) -> bool {
+        !self
+            .database_url()
+            .to_ascii_lowercase()
+            .starts_with("postgres")
+    }
+
+    /// The listen address, parsed. Only valid after [`validate`](Self::validate).
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|e| {
+            invalid(
+                "listen",
+                format!(
+                    "{:?} is not an address like 127.0.0.1:8080: {e}",
+                    self.listen
+                ),
+            )
+        })
+    }
+
+    /// The base URL for dashboard links, always ending in `/`.
+    pub fn public_url(&self) -> String {
+        let base = match &self.public_url {
+            Some(url) => url.clone(),
+            None => format!("http://{}/", self.listen),
+        };
+        if base.ends_with('/') {
+            base
+        } else {
+            format!("{base}/")
+        }
+    }
+
+    /// Checks every value; the error names the first bad key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(invalid("data_dir", "must not be empty"));
+        }
+        if let Some(url) = &self.database_url {
+            if url.expose().trim().is_empty() {
+                return Err(invalid("database_url", "must not be empty when set"));
+            }
+        }
+        if let Some(url) = &self.public_url {
+            let parsed = reqwest::Url::parse(url)
+                .map_err(|e| invalid("public_url", format!("{url:?} is not a URL: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(invalid("public_url", "must be an http:// or https:// URL"));
+            }
+        }
+        self.ingest.validate()?;
+        self.detectors.validate()?;
+        self.outbox.validate()?;
+        let mut names = std::collections::BTreeSet::new();
+        for (index, notifier) in self.notifiers.iter().enumerate() {
+            let key = format!("notifiers[{index}]");
+            if notifier.name().trim().is_empty() {
+                return Err(invalid(format!("{key}.name"), "must not be empty"));
+            }
+            if !names.insert(notifier.name()) {
+                return Err(invalid(
+                    format!("{key}.name"),
+                    format!("{:?} is used by another notifier", notifier.name()),
+                ));
+            }
+            match notifier {
+                NotifierConfig::Webhook(w) => w.validate(&key)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl IngestConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_body_bytes < 1024 {
+            return Err(invalid("ingest.max_body_bytes", "must be at least 1024"));
+        }
+        if self.max_decompressed_bytes < self.max_body_bytes {
+            return Err(invalid(
+                "ingest.max_decompressed_bytes",
+                "must be at least ingest.max_body_bytes",
+            ));
+        }
+        if self.history_horizon.as_duration().is_zero() {
+            return Err(invalid("ingest.history_horizon", "must be more than 0s"));
+        }
+        if self.hot_window.as_duration() < std::time::Duration::from_secs(1) {
+            return Err(invalid("ingest.hot_window", "must be at least 1s"));
+        }
+        if self.hot_window > self.history_horizon {
+            return Err(invalid(
+                "ingest.hot_window",
+                "must not exceed ingest.history_horizon",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl DetectorsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let ratio = self.filesystem_full_ratio;
+        if !(ratio > 0.0 && ratio <= 1.0) {
+            return Err(invalid(
+                "detectors.filesystem_full_ratio",
+                format!("must be in (0, 1], got {ratio}"),
+            ));
+        }
+        if self.silent_intervals == 0 {
+            return Err(invalid("detectors.silent_intervals", "must be at least 1"));
+        }
+        if self.silence_check_interval.as_duration() < std::time::Duration::from_millis(10) {
+            return Err(invalid(
+                "detectors.silence_check_interval",
+                "must be at least 10ms",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl OutboxConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.poll_interval.as_duration() < std::time::Duration::from_millis(10) {
+            return Err(invalid("outbox.poll_interval", "must be at least 10ms"));
+        }
+        if self.backoff_initial.as_duration().is_zero() {
+            return Err(invalid("outbox.backoff_initial", "must be more than 0s"));
+        }
+        if self.backoff_max < self.backoff_initial {
+            return Err(invalid(
+                "outbox.backoff_max",
+                "must be at least outbox.backoff_initial",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl WebhookConfig {
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        let url = reqwest::Url::parse(&self.url).map_err(|e| {
+            invalid(
+                format!("{key}.url"),
+                format!("{:?} is not a URL: {e}", self.url),
+            )
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid(
+                format!("{key}.url"),
+                "must be an http:// or https:// URL",
+            ));
+        }
+        if self.timeout.as_duration().is_zero() {
+            return Err(invalid(format!("{key}.timeout"), "must be more than 0s"));
+        }
+        for (name, value) in &self.headers {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(invalid(
+                    format!("{key}.headers"),
+                    format!("{name:?} is not a valid header name"),
+                ));
+            }
+            // The value is a secret: say which header is wrong, never what it holds.
+            if reqwest::header::HeaderValue::from_str(value.expose()).is_err() {
+                return Err(invalid(
+                    format!("{key}.headers.{name}"),
+                    "is not a valid header value",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> CollectorConfig {
+        CollectorConfig::from_toml(text).expect("valid TOML")
+    }
+
+    #[test]
+    fn defaults_are_valid_and_as_documented() {
+        let config = parse("");
+        config.validate().expect("defaults validate");
+        assert_eq!(config.listen, "127.0.0.1:8080");
+        assert_eq!(config.ingest.max_body_bytes, 8 << 20);
+        assert_eq!(config.ingest.max_future_skew.as_millis_i64(), 300_000);
+        assert_eq!(config.database_url(), "./harbinger-data/harbinger.db");
+        assert_eq!(config.public_url(), "http://127.0.0.1:8080/");
+        assert!(config.uses_embedded_store());
+    }
+
+    #[test]
+    fn full_file_parses() {
+        let config = parse(
+            r#"
+            listen = "0.0.0.0:9000"
+            data_dir = "/var/lib/harbinger"
+            database_url = "postgres://h@db/harbinger"
+            [ingest]
+            history_horizon = "30d"
+            hot_window = "1h"
+            [detectors]
+            filesystem_full_ratio = 0.8
+            [[notifiers]]
+            name = "desk"
+            type = "webhook"
+            url = "https://desk.example/hook"
+            headers = { Authorization = "Bearer hunter2" }
+            timeout = "3s"
+            [outbox]
+            backoff_max = "1m"
+            "#,
+        );
+        config.validate().expect("validates");
+        assert!(!config.uses_embedded_store());
+        assert_eq!(config.ingest.hot_window.as_millis_i64(), 3_600_000);
+        let NotifierConfig::Webhook(hook) = &config.notifiers[0];
+        assert_eq!(hook.timeout.as_millis_i64(), 3_000);
+        assert_eq!(
+            hook.headers.get("Authorization").map(Secret::expose),
+            Some("Bearer hunter2")
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_everywhere() {
+        for text in [
+            "lissten = \"x\"",
+            "[ingest]\nmax_body = 1",
+            "[[notifiers]]\nname=\"a\"\ntype=\"webhook\"\nurl=\"http://x/\"\nretries=3",
+            "[[notifiers]]\nname=\"a\"\ntype=\"carrier_pigeon\"",
+        ] {
+            assert!(CollectorConfig::from_toml(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn validation_names_the_bad_key() {
+        for (text, key) in [
+            ("listen = \"nowhere\"", "listen"),
+            ("[ingest]\nhot_window = \"0s\"", "ingest.hot_window"),
+            ("[ingest]\nmax_body_bytes = 10", "ingest.max_body_bytes"),
+            ("[detectors]\nfilesystem_full_ratio = 1.5", "detectors.filesystem_full_ratio"),
+            ("[detectors]\nsilent_intervals = 0", "detectors.silent_intervals"),
+            ("[outbox]\nbackoff_initial = \"10s\"\nbackoff_max = \"1s\"", "outbox.backoff_max"),
+            ("[[notifiers]]\nname=\"a\"\ntype=\"webhook\"\nurl=\"ftp://x/\"", "notifiers[0].url"),
+            (
+                "[[notifiers]]\nname=\"a\"\ntype=\"webhook\"\nurl=\"http://x/\"\n[[notifiers]]\nname=\"a\"\ntype=\"webhook\"\nurl=\"http://y/\"",
+                "notifiers[1].name",
+            ),
+        ] {
+            let err = parse(text).validate().expect_err(text);
+            assert!(err.to_string().starts_with(&format!("{key}:")), "{text} -> {err}");
+        }
+    }
+
+    #[test]
+    fn durations_must_be_humane() {
+        let err = CollectorConfig::from_toml("[outbox]\npoll_interval = \"10\"")
+            .expect_err("bare number");
+        assert!(err.contains("poll_interval"), "{err}");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let config = parse(
+            "database_url = \"postgres://u:pw@db/h\"\n[[notifiers]]\nname=\"a\"\ntype=\"webhook\"\nurl=\"http://x/\"\nheaders = { Authorization = \"Bearer hunter2\" }",
+        );
+        let text = format!("{config:?}");
+        assert!(!text.contains("hunter2") && !text.contains("pw@"), "{text}");
+        assert!(text.contains("Authorization"), "{text}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut config = parse("listen = \"127.0.0.1:1\"");
+        config.apply_env(|name| match name {
+            "HARBINGER_LISTEN" => Some("127.0.0.1:2".into()),
+            "HARBINGER_DATABASE_URL" => Some("postgres://x/y".into()),
+            _ => None,
+        });
+        assert_eq!(config.listen, "127.0.0.1:2");
+        assert_eq!(config.database_url(), "postgres://x/y");
+        assert_eq!(config.data_dir, PathBuf::from("./harbinger-data"));
+    }
+}
