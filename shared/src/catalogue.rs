@@ -90,43 +90,247 @@ pub mod names {
 
 /// The catalogue, one row per metric.
 pub const CATALOGUE: &[MetricDef] = &[
-    metric!("node_cpu_seconds_total", Counter, "seconds", &["cpu", "mode"], "Seconds the CPUs spent in each mode; cpu=\"total\" sums all cores."),
-    metric!("node_cpu_usage_ratio", Gauge, "ratio", &["cpu"], "Fraction of the last interval the CPUs were not idle (0..1)."),
+    metric!(
+        "node_cpu_seconds_total",
+        Counter,
+        "seconds",
+        &["cpu", "mode"],
+        "Seconds the CPUs spent in each mode; cpu=\"total\" sums all cores."
+    ),
+    metric!(
+        "node_cpu_usage_ratio",
+        Gauge,
+        "ratio",
+        &["cpu"],
+        "Fraction of the last interval the CPUs were not idle (0..1)."
+    ),
     metric!("node_load1", Gauge, "", &[], "1-minute load average."),
     metric!("node_load5", Gauge, "", &[], "5-minute load average."),
     metric!("node_load15", Gauge, "", &[], "15-minute load average."),
-    metric!("node_memory_total_bytes", Gauge, "bytes", &[], "Total usable RAM."),
-    metric!("node_memory_available_bytes", Gauge, "bytes", &[], "Memory available for new work without swapping (MemAvailable)."),
-    metric!("node_memory_cached_bytes", Gauge, "bytes", &[], "Page cache (Cached)."),
-    metric!("node_memory_used_ratio", Gauge, "ratio", &[], "1 - available / total."),
-    metric!("node_memory_swap_total_bytes", Gauge, "bytes", &[], "Total swap."),
-    metric!("node_memory_swap_free_bytes", Gauge, "bytes", &[], "Free swap."),
-    metric!("node_disk_reads_completed_total", Counter, "", &["device"], "Reads completed."),
-    metric!("node_disk_writes_completed_total", Counter, "", &["device"], "Writes completed."),
-    metric!("node_disk_read_bytes_total", Counter, "bytes", &["device"], "Bytes read."),
-    metric!("node_disk_written_bytes_total", Counter, "bytes", &["device"], "Bytes written."),
-    metric!("node_disk_io_time_seconds_total", Counter, "seconds", &["device"], "Seconds the device had I/O in flight."),
-    metric!("node_disk_io_time_weighted_seconds_total", Counter, "seconds", &["device"], "Sum of time each I/O spent in flight."),
-    metric!("node_disk_utilisation_ratio", Gauge, "ratio", &["device"], "Fraction of the last interval the device was busy."),
-    metric!("node_disk_io_latency_seconds", Gauge, "seconds", &["device"], "Average time per completed I/O over the last interval (await)."),
-    metric!("node_filesystem_size_bytes", Gauge, "bytes", &["device", "mountpoint", "fstype"], "Filesystem size."),
-    metric!("node_filesystem_free_bytes", Gauge, "bytes", &["device", "mountpoint", "fstype"], "Free bytes, including those reserved for root."),
-    metric!("node_filesystem_avail_bytes", Gauge, "bytes", &["device", "mountpoint", "fstype"], "Bytes available to unprivileged users."),
-    metric!("node_filesystem_files", Gauge, "", &["device", "mountpoint", "fstype"], "Inodes in total."),
-    metric!("node_filesystem_files_free", Gauge, "", &["device", "mountpoint", "fstype"], "Free inodes."),
-    metric!("node_filesystem_used_ratio", Gauge, "ratio", &["device", "mountpoint", "fstype"], "1 - avail / (size - free + avail), as df computes Use%."),
-    metric!("node_network_receive_bytes_total", Counter, "bytes", &["device"], "Bytes received."),
-    metric!("node_network_transmit_bytes_total", Counter, "bytes", &["device"], "Bytes transmitted."),
-    metric!("node_network_receive_packets_total", Counter, "", &["device"], "Packets received."),
-    metric!("node_network_transmit_packets_total", Counter, "", &["device"], "Packets transmitted."),
-    metric!("node_network_receive_errs_total", Counter, "", &["device"], "Receive errors."),
-    metric!("node_network_transmit_errs_total", Counter, "", &["device"], "Transmit errors."),
-    metric!("node_network_receive_drop_total", Counter, "", &["device"], "Received packets dropped."),
-    metric!("node_network_transmit_drop_total", Counter, "", &["device"], "Transmitted packets dropped."),
-    metric!("node_uptime_seconds", Gauge, "seconds", &[], "Seconds since boot."),
-    metric!("node_boot_time_seconds", Gauge, "seconds", &[], "Boot time, seconds since the Unix epoch."),
-    metric!("harbinger_agent_source_duration_seconds", Gauge, "seconds", &["source"], "How long the source's last collection took."),
-    metric!("harbinger_agent_source_success", Gauge, "", &["source"], "1 if the source's last collection succeeded, else 0."),
+    metric!(
+        "node_memory_total_bytes",
+        Gauge,
+        "bytes",
+        &[],
+        "Total usable RAM."
+    ),
+    metric!(
+        "node_memory_available_bytes",
+        Gauge,
+        "bytes",
+        &[],
+        "Memory available for new work without swapping (MemAvailable)."
+    ),
+    metric!(
+        "node_memory_cached_bytes",
+        Gauge,
+        "bytes",
+        &[],
+        "Page cache (Cached)."
+    ),
+    metric!(
+        "node_memory_used_ratio",
+        Gauge,
+        "ratio",
+        &[],
+        "1 - available / total."
+    ),
+    metric!(
+        "node_memory_swap_total_bytes",
+        Gauge,
+        "bytes",
+        &[],
+        "Total swap."
+    ),
+    metric!(
+        "node_memory_swap_free_bytes",
+        Gauge,
+        "bytes",
+        &[],
+        "Free swap."
+    ),
+    metric!(
+        "node_disk_reads_completed_total",
+        Counter,
+        "",
+        &["device"],
+        "Reads completed."
+    ),
+    metric!(
+        "node_disk_writes_completed_total",
+        Counter,
+        "",
+        &["device"],
+        "Writes completed."
+    ),
+    metric!(
+        "node_disk_read_bytes_total",
+        Counter,
+        "bytes",
+        &["device"],
+        "Bytes read."
+    ),
+    metric!(
+        "node_disk_written_bytes_total",
+        Counter,
+        "bytes",
+        &["device"],
+        "Bytes written."
+    ),
+    metric!(
+        "node_disk_io_time_seconds_total",
+        Counter,
+        "seconds",
+        &["device"],
+        "Seconds the device had I/O in flight."
+    ),
+    metric!(
+        "node_disk_io_time_weighted_seconds_total",
+        Counter,
+        "seconds",
+        &["device"],
+        "Sum of time each I/O spent in flight."
+    ),
+    metric!(
+        "node_disk_utilisation_ratio",
+        Gauge,
+        "ratio",
+        &["device"],
+        "Fraction of the last interval the device was busy."
+    ),
+    metric!(
+        "node_disk_io_latency_seconds",
+        Gauge,
+        "seconds",
+        &["device"],
+        "Average time per completed I/O over the last interval (await)."
+    ),
+    metric!(
+        "node_filesystem_size_bytes",
+        Gauge,
+        "bytes",
+        &["device", "mountpoint", "fstype"],
+        "Filesystem size."
+    ),
+    metric!(
+        "node_filesystem_free_bytes",
+        Gauge,
+        "bytes",
+        &["device", "mountpoint", "fstype"],
+        "Free bytes, including those reserved for root."
+    ),
+    metric!(
+        "node_filesystem_avail_bytes",
+        Gauge,
+        "bytes",
+        &["device", "mountpoint", "fstype"],
+        "Bytes available to unprivileged users."
+    ),
+    metric!(
+        "node_filesystem_files",
+        Gauge,
+        "",
+        &["device", "mountpoint", "fstype"],
+        "Inodes in total."
+    ),
+    metric!(
+        "node_filesystem_files_free",
+        Gauge,
+        "",
+        &["device", "mountpoint", "fstype"],
+        "Free inodes."
+    ),
+    metric!(
+        "node_filesystem_used_ratio",
+        Gauge,
+        "ratio",
+        &["device", "mountpoint", "fstype"],
+        "1 - avail / (size - free + avail), as df computes Use%."
+    ),
+    metric!(
+        "node_network_receive_bytes_total",
+        Counter,
+        "bytes",
+        &["device"],
+        "Bytes received."
+    ),
+    metric!(
+        "node_network_transmit_bytes_total",
+        Counter,
+        "bytes",
+        &["device"],
+        "Bytes transmitted."
+    ),
+    metric!(
+        "node_network_receive_packets_total",
+        Counter,
+        "",
+        &["device"],
+        "Packets received."
+    ),
+    metric!(
+        "node_network_transmit_packets_total",
+        Counter,
+        "",
+        &["device"],
+        "Packets transmitted."
+    ),
+    metric!(
+        "node_network_receive_errs_total",
+        Counter,
+        "",
+        &["device"],
+        "Receive errors."
+    ),
+    metric!(
+        "node_network_transmit_errs_total",
+        Counter,
+        "",
+        &["device"],
+        "Transmit errors."
+    ),
+    metric!(
+        "node_network_receive_drop_total",
+        Counter,
+        "",
+        &["device"],
+        "Received packets dropped."
+    ),
+    metric!(
+        "node_network_transmit_drop_total",
+        Counter,
+        "",
+        &["device"],
+        "Transmitted packets dropped."
+    ),
+    metric!(
+        "node_uptime_seconds",
+        Gauge,
+        "seconds",
+        &[],
+        "Seconds since boot."
+    ),
+    metric!(
+        "node_boot_time_seconds",
+        Gauge,
+        "seconds",
+        &[],
+        "Boot time, seconds since the Unix epoch."
+    ),
+    metric!(
+        "harbinger_agent_source_duration_seconds",
+        Gauge,
+        "seconds",
+        &["source"],
+        "How long the source's last collection took."
+    ),
+    metric!(
+        "harbinger_agent_source_success",
+        Gauge,
+        "",
+        &["source"],
+        "1 if the source's last collection succeeded, else 0."
+    ),
 ];
 
 /// Looks a metric up by name.
@@ -170,7 +374,12 @@ mod tests {
 
     #[test]
     fn name_constants_are_in_the_catalogue() {
-        for name in [names::CPU_SECONDS, names::FS_USED_RATIO, names::SOURCE_SUCCESS, names::DISK_LATENCY] {
+        for name in [
+            names::CPU_SECONDS,
+            names::FS_USED_RATIO,
+            names::SOURCE_SUCCESS,
+            names::DISK_LATENCY,
+        ] {
             assert!(lookup(name).is_some(), "{name}");
         }
     }

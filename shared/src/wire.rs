@@ -164,7 +164,9 @@ pub enum ValidationError {
     },
     #[error("series {index}: invalid metric name {name:?} (expected [a-zA-Z_:][a-zA-Z0-9_:]*)")]
     MetricName { index: usize, name: String },
-    #[error("series {index} ({metric}): invalid label name {name:?} (expected [a-zA-Z_][a-zA-Z0-9_]*)")]
+    #[error(
+        "series {index} ({metric}): invalid label name {name:?} (expected [a-zA-Z_][a-zA-Z0-9_]*)"
+    )]
     LabelName {
         index: usize,
         metric: String,
@@ -250,7 +252,10 @@ impl Batch {
 
     /// Smallest and largest sample or event timestamp, if any.
     pub fn time_range(&self) -> Option<(i64, i64)> {
-        let sample_ts = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.ts));
+        let sample_ts = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.ts));
         let event_ts = self.events.iter().map(|e| e.ts);
         sample_ts.chain(event_ts).fold(None, |acc, ts| match acc {
             None => Some((ts, ts)),
@@ -352,7 +357,10 @@ mod tests {
     fn wrong_version_is_named() {
         let json = r#"{"protocol_version":9,"agent":{}}"#;
         let err = Batch::decode(json.as_bytes(), false, 1 << 20).expect_err("must fail");
-        assert!(matches!(err, DecodeError::Version { found: 9, .. }), "{err}");
+        assert!(
+            matches!(err, DecodeError::Version { found: 9, .. }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -211,5 +211,72 @@ async fn all_in_one_shows_this_machine() {
     assert_eq!(page.status(), reqwest::StatusCode::OK);
     let html = page.text().await.expect("page body");
     assert!(html.to_ascii_lowercase().contains("<html"), "{html:.200}");
+    let hostname = get("/api/v1/hosts".into()).await.expect("hosts")[0]["hostname"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    check_in_browser(&format!("{base}/host.html?id={host_id}"), &hostname);
     drop(child);
+}
+
+/// Renders the host page in headless Chromium (when `HARBINGER_TEST_CHROMIUM` names
+/// the binary) and checks what a person would see: the hostname in the header and
+/// drawn charts for CPU, memory, disk and network, not "no data" boxes.
+fn check_in_browser(url: &str, hostname: &str) {
+    let Ok(chromium) = std::env::var("HARBINGER_TEST_CHROMIUM") else {
+        eprintln!("SKIPPED: dashboard in headless Chromium (set HARBINGER_TEST_CHROMIUM)");
+        return;
+    };
+    let profile = tempfile::tempdir().expect("chromium profile dir");
+    let output = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1400,2000",
+            // Lets the page's fetches finish and its charts draw before the DOM is dumped.
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .expect("run headless chromium");
+    assert!(
+        output.status.success(),
+        "chromium exited with {}",
+        output.status
+    );
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let header = dom
+        .split("id=\"host-name\"")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_default();
+    assert!(
+        header.contains(hostname),
+        "header {header:?} should name {hostname:?}"
+    );
+    // uPlot marks every drawn chart with class "uplot"; the page draws nine.
+    let drawn = dom.matches("class=\"uplot").count();
+    assert!(drawn >= 6, "only {drawn} charts drawn; DOM:\n{dom:.3000}");
+    for title in [
+        "CPU usage",
+        "Memory used",
+        "Disk utilisation",
+        "Network receive",
+    ] {
+        assert!(dom.contains(title), "no chart titled {title:?}");
+    }
+    assert!(
+        !dom.contains("Query failed"),
+        "a chart query failed; DOM:\n{dom:.3000}"
+    );
 }
