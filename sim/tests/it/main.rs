@@ -1,0 +1,6 @@
+//! The simulator's integration tests: one binary, one module per area.
+
+mod cli;
+mod common;
+mod generator;
+mod truth;
