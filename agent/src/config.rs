@@ -36,6 +36,24 @@ pub struct AgentConfig {
     /// Roots of the host filesystems (tests and containers change them).
     pub paths: HostPaths,
     pub shipper: ShipperConfig,
+    /// The disk spool that holds data until a collector acknowledges it (`[spool]`).
+    pub spool: crate::spool::SpoolConfig,
+    /// The optional local Prometheus endpoint (`[metrics]`).
+    pub metrics: crate::self_metrics::MetricsConfig,
+    /// ECC memory error counts from EDAC (`[edac]`).
+    pub edac: crate::collectors::edac::EdacConfig,
+    /// Fans, temperatures, voltages from hwmon (`[hwmon]`).
+    pub hwmon: crate::collectors::hwmon::HwmonConfig,
+    /// Kernel hardware-error messages from /dev/kmsg (`[kernel]`).
+    pub kernel: crate::collectors::kernel::KernelConfig,
+    /// Reboot detection and classification (`[reboot]`).
+    pub reboot: crate::collectors::reboot::RebootConfig,
+    /// Hardware inventory: DMI, CPU, DIMMs, NICs (`[inventory]`).
+    pub inventory: crate::collectors::inventory::InventoryConfig,
+    /// Disk health from smartctl (`[smart]`).
+    pub smart: crate::collectors::smart::config::SmartConfig,
+    /// BMC sensors and SEL, in-band and over RMCP+ (`[ipmi]`).
+    pub ipmi: crate::collectors::ipmi::config::IpmiConfig,
 }
 
 /// How batches are delivered.
@@ -45,9 +63,20 @@ pub struct ShipperConfig {
     /// Timeout of one HTTP request, connection included.
     #[serde(deserialize_with = "duration::deserialize")]
     pub timeout: Duration,
-    /// How many batches wait in memory while the collector is unreachable; when full,
-    /// the oldest is dropped (and counted). 360 batches are one hour at 10 s.
+    /// How many cycles may wait in memory for the disk spool (only while it cannot be
+    /// written); beyond that the oldest is dropped and counted.
     pub max_queue_batches: usize,
+    /// Most spool records (cycles) merged into one batch, e.g. when replaying a backlog.
+    pub max_batch_records: usize,
+    /// Most decoded JSON bytes in one batch (the collector refuses bodies above its
+    /// `ingest.max_decompressed_bytes`).
+    pub max_batch_bytes: usize,
+    /// How long a partial batch may wait for more records; 0 sends each as it comes.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub max_batch_age: Duration,
+    /// While shipping to a fallback collector, how often the first one is tried again.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub failback_interval: Duration,
     /// First retry delay; doubles per attempt up to `backoff_max`, with full jitter.
     #[serde(deserialize_with = "duration::deserialize")]
     pub backoff_initial: Duration,
@@ -69,6 +98,15 @@ impl Default for AgentConfig {
             labels: BTreeMap::new(),
             paths: HostPaths::default(),
             shipper: ShipperConfig::default(),
+            spool: Default::default(),
+            metrics: Default::default(),
+            edac: Default::default(),
+            hwmon: Default::default(),
+            kernel: Default::default(),
+            reboot: Default::default(),
+            inventory: Default::default(),
+            smart: Default::default(),
+            ipmi: Default::default(),
         }
     }
 }
@@ -77,7 +115,11 @@ impl Default for ShipperConfig {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(10),
-            max_queue_batches: 360,
+            max_queue_batches: 8,
+            max_batch_records: 500,
+            max_batch_bytes: 4 << 20,
+            max_batch_age: Duration::ZERO,
+            failback_interval: Duration::from_secs(60),
             backoff_initial: Duration::from_millis(500),
             backoff_max: Duration::from_secs(60),
             flush_timeout: Duration::from_secs(2),
@@ -102,7 +144,7 @@ pub enum ConfigError {
     Invalid { key: String, message: String },
 }
 
-fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
         message: message.into(),
@@ -196,7 +238,9 @@ impl AgentConfig {
         check_range(
             "interval",
             self.interval,
-            Duration::from_secs(1),
+            // Sub-second intervals are for tests and demos (outage and crash tests run
+            // hundreds of cycles); production hosts use seconds.
+            Duration::from_millis(10),
             Duration::from_secs(3600),
         )?;
         if self.state_dir.as_os_str().is_empty() {
@@ -272,11 +316,40 @@ impl AgentConfig {
             Duration::ZERO,
             Duration::from_secs(300),
         )?;
+        if shipper.max_batch_records == 0 {
+            return Err(invalid("shipper.max_batch_records", "must be at least 1"));
+        }
+        if shipper.max_batch_bytes < 4096 {
+            return Err(invalid("shipper.max_batch_bytes", "must be at least 4096"));
+        }
+        check_range(
+            "shipper.max_batch_age",
+            shipper.max_batch_age,
+            Duration::ZERO,
+            Duration::from_secs(600),
+        )?;
+        check_range(
+            "shipper.failback_interval",
+            shipper.failback_interval,
+            Duration::from_millis(100),
+            Duration::from_secs(86_400),
+        )?;
+        self.spool
+            .validate()
+            .and_then(|()| self.metrics.validate())
+            .map_err(|(key, message)| invalid(key, message))?;
+        self.edac.validate("edac")?;
+        self.hwmon.validate("hwmon")?;
+        self.kernel.validate("kernel")?;
+        self.reboot.validate("reboot")?;
+        self.inventory.validate("inventory")?;
+        self.smart.validate()?;
+        self.ipmi.validate()?;
         Ok(())
     }
 }
 
-fn check_range(
+pub(crate) fn check_range(
     key: &str,
     value: Duration,
     min: Duration,
@@ -319,7 +392,7 @@ mod tests {
         let config = parse("").expect("defaults are valid");
         assert_eq!(config, AgentConfig::default());
         assert_eq!(config.interval, Duration::from_secs(10));
-        assert_eq!(config.shipper.max_queue_batches, 360);
+        assert_eq!(config.shipper.max_queue_batches, 8);
         assert_eq!(config.collector_urls, ["http://127.0.0.1:8080"]);
     }
 
@@ -328,7 +401,7 @@ mod tests {
         let config = parse(
             r#"
             collector_urls = ["http://c1:8080", "https://c2/base/"]
-            interval = "500ms"
+            interval = "5ms"
             state_dir = "/tmp/agent"
             host_id = "abc"
             hostname = "db-17"
@@ -343,11 +416,11 @@ mod tests {
             flush_timeout = "1s"
             "#,
         );
-        // 500ms is below the 1s floor: the error names the key.
+        // 5ms is below the 10ms floor: the error names the key.
         match config {
             Err(ConfigError::Invalid { key, message }) => {
                 assert_eq!(key, "interval");
-                assert_eq!(message, "must be at least 1s");
+                assert_eq!(message, "must be at least 10ms");
             }
             other => panic!("unexpected {other:?}"),
         }

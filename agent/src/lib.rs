@@ -1,10 +1,12 @@
 //! `harbinger-agent`: collects host metrics and hardware precursors and ships them to a
 //! Harbinger collector.
 //!
-//! The flow is `collectors → scheduler → queue → shipper → collector`:
+//! The flow is `collectors → scheduler → queue → spool → shipper → collector`:
 //! [`scheduler::Scheduler`] runs every [`collectors::Collector`] at aligned timestamps,
-//! each cycle becomes one [`output::Payload`] in the bounded [`queue::BatchQueue`], and
-//! the [`shipper::Shipper`] numbers ([`seq::SeqStore`]), encodes and delivers them.
+//! each cycle becomes one [`output::Payload`] handed through the small
+//! [`queue::BatchQueue`] into the disk [`spool::Spool`], and the [`shipper::Shipper`]
+//! reads it back oldest first, numbers ([`seq::SeqStore`]), merges, delivers and only
+//! then acknowledges it. [`self_metrics`] serves an optional local `/metrics`.
 //!
 //! Entry points: [`run`] (also used by the collector's all-in-one mode), [`collect_once`]
 //! and [`check`].
@@ -12,20 +14,23 @@
 pub mod collectors;
 pub mod config;
 pub mod duration;
+pub mod exec;
 pub mod host_paths;
 pub mod identity;
 pub mod output;
 pub mod procfs;
 pub mod queue;
 pub mod scheduler;
+pub mod self_metrics;
 pub mod seq;
 pub mod shipper;
+pub mod spool;
 pub mod statvfs;
 
 pub use config::{AgentConfig, ConfigError};
 pub use identity::{Identity, IdentityError};
 
-use collectors::{registry, Availability};
+use collectors::{registry, registry_with_state, Availability, StateDir};
 use harbinger_shared::{Batch, PROTOCOL_VERSION};
 use queue::BatchQueue;
 use scheduler::{now_ms, Scheduler};
@@ -46,6 +51,14 @@ pub enum AgentError {
     State(#[from] SeqError),
     #[error(transparent)]
     Shipper(#[from] ShipperError),
+    #[error(transparent)]
+    Spool(#[from] spool::SpoolError),
+    #[error("cannot listen for /metrics on {addr}: {source}")]
+    Metrics {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl AgentError {
@@ -79,7 +92,29 @@ pub async fn run(
     let mut scheduler = Scheduler::new(registry(&config, &identity), config.interval, &identity);
     scheduler.announce_start(now_ms());
     let queue = BatchQueue::new(config.shipper.max_queue_batches);
+    let spool = spool::Spool::open(
+        &config.state_dir.join("spool"),
+        config.spool.clone(),
+        identity.host_component(),
+    )?;
+    let stats = shipper.stats();
+    let metrics_listener = match &config.metrics.listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| AgentError::Metrics {
+                    addr: addr.clone(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
+    let self_metrics = metrics_listener
+        .is_some()
+        .then(self_metrics::SelfMetrics::default);
     let (stop_tx, stop_rx) = watch::channel(false);
+    // The spool writer stops only after the scheduler, so the last cycle is kept.
+    let (collected_tx, collected_rx) = watch::channel(false);
     tracing::info!(
         host_id = %identity.host_id,
         hostname = %identity.hostname,
@@ -93,11 +128,28 @@ pub async fn run(
         // Both receivers may already be gone if they returned; nothing to tell then.
         let _ = stop_tx.send(true);
     };
+    let collect = async {
+        scheduler.run(&queue, stop_rx.clone()).await;
+        let _ = collected_tx.send(true);
+    };
+    let serve_metrics = async {
+        if let (Some(listener), Some(metrics)) = (metrics_listener, self_metrics.as_ref()) {
+            self_metrics::serve(listener, metrics, &spool, &stats, stop_rx.clone()).await;
+        }
+    };
     tokio::join!(
-        scheduler.run(&queue, stop_rx.clone()),
-        shipper.run(&queue, stop_rx),
+        collect,
+        queue::feed(&queue, &spool, collected_rx, self_metrics.as_ref()),
+        shipper.run(&spool, stop_rx.clone()),
+        serve_metrics,
         trigger
     );
+    // Reached only on a graceful stop: the next start can tell this boot ended cleanly.
+    if let Err(err) =
+        collectors::reboot::mark_clean_stop(&config.state_dir, &config.paths, now_ms())
+    {
+        tracing::warn!(error = %err, "cannot record the clean stop; the next boot will look unexpected");
+    }
     Ok(())
 }
 
@@ -107,7 +159,8 @@ pub async fn run(
 pub fn collect_once(config: &AgentConfig) -> Result<Batch, AgentError> {
     config.validate()?;
     let identity = Identity::resolve(config)?;
-    let mut scheduler = Scheduler::new(registry(config, &identity), config.interval, &identity);
+    let collectors = registry_with_state(config, &identity, StateDir::none());
+    let mut scheduler = Scheduler::new(collectors, config.interval, &identity);
     let ts = scheduler.current_tick(now_ms());
     let payload = scheduler.cycle(ts).finish();
     Ok(Batch {
@@ -129,7 +182,7 @@ pub fn check(config: &AgentConfig) -> Vec<SourceReport> {
         hostname: "unresolved".to_owned(),
         labels: config.labels.clone(),
     });
-    registry(config, &identity)
+    registry_with_state(config, &identity, StateDir::none())
         .iter()
         .map(|collector| match collector.probe() {
             Availability::Available => SourceReport {

@@ -46,6 +46,16 @@ impl EventKind {
     pub const DISK_IO_ERROR: &'static str = "disk_io_error";
     pub const SMART_SELF_TEST: &'static str = "smart_self_test";
     pub const INVENTORY_CHANGED: &'static str = "inventory_changed";
+    /// A kernel `EDAC` log line; context for the counted `edac_*` events of the EDAC
+    /// source, kept apart so the same error is not counted twice.
+    pub const EDAC_MESSAGE: &'static str = "edac_message";
+    pub const PCIE_AER: &'static str = "pcie_aer";
+    pub const FILESYSTEM_ERROR: &'static str = "filesystem_error";
+    pub const DISK_TIMEOUT: &'static str = "disk_timeout";
+    pub const DISK_RESET: &'static str = "disk_reset";
+    pub const THERMAL_THROTTLE: &'static str = "thermal_throttle";
+    pub const CPU_LOCKUP: &'static str = "cpu_lockup";
+    pub const OOM_KILL: &'static str = "oom_kill";
 
     pub fn new(kind: impl Into<String>) -> Self {
         Self(kind.into())

@@ -1,27 +1,38 @@
-//! The shipper: numbers queued payloads, encodes them as protocol batches and delivers
-//! them to a collector, one at a time and in sequence order.
+//! The shipper: reads the spool oldest first, merges records into protocol batches
+//! (bounded by records, bytes and age), delivers them and acknowledges the spool only
+//! on a 2xx, which means the batch is durable at the collector.
 //!
-//! Delivery is at-least-once: a batch is retried (with backoff, across the configured
-//! collectors) until a collector answers 2xx, which means it is durable there; the
-//! collector deduplicates on `(host_id, seq)`. A permanent refusal (4xx other than
-//! 408/429) drops that batch, logs the collector's reason and moves on.
+//! - One batch is in flight at a time; its sequence number and record range are in the
+//!   spool ledger before it is first sent, so after a crash the same records go out
+//!   under the same number and the collector stores them once.
+//! - A backlog (after an outage) is replayed back to back in full-size batches; fresh
+//!   cycles keep being spooled meanwhile and follow it, so order per source holds.
+//! - Retries (network errors, timeouts, 408, 429, 5xx) back off with full jitter and
+//!   honour `Retry-After` (see [`retry`], the one place that classifies). Collectors
+//!   are tried in configuration order from the one that last worked; when that is not
+//!   the first, the first is tried again every `shipper.failback_interval`.
+//! - A permanent refusal of a multi-record batch is retried record by record, so only
+//!   the records the collector really refuses go to the [`quarantine`], each reported
+//!   with a `batch_quarantined` event; later batches keep flowing.
 
+pub mod quarantine;
 pub mod retry;
 
 use crate::config::{AgentConfig, ShipperConfig};
 use crate::identity::Identity;
-use crate::output::Payload;
-use crate::queue::BatchQueue;
 use crate::scheduler::now_ms;
 use crate::seq::SeqStore;
+use crate::spool::{ReadBatch, ReadLimits, Record, Spool, BATCH_QUARANTINED};
 use harbinger_shared::wire::{IngestAck, IngestError, CONTENT_ENCODING_ZSTD, CONTENT_TYPE_JSON};
 use harbinger_shared::{
-    AgentIdentity, Batch, ComponentId, Event, EventKind, Severity, PROTOCOL_VERSION,
+    AgentIdentity, Batch, ComponentId, Event, EventKind, InventoryItem, Point, Series, Severity,
+    PROTOCOL_VERSION,
 };
+use quarantine::Quarantine;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use retry::{classify, Attempt, Backoff, RetryAction};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -37,13 +48,16 @@ pub enum ShipperError {
     Client(#[source] reqwest::Error),
 }
 
-/// Counters of what happened to batches, shared with whoever wants to observe them.
+/// Counters of what happened to batches, shared with `/metrics` and tests.
 #[derive(Debug, Default)]
 pub struct ShipperStats {
     delivered: AtomicU64,
+    samples: AtomicU64,
     rejected: AtomicU64,
     retries: AtomicU64,
     abandoned: AtomicU64,
+    lag_ms: AtomicI64,
+    last_ack_ms: AtomicI64,
 }
 
 /// A point-in-time copy of [`ShipperStats`].
@@ -51,21 +65,30 @@ pub struct ShipperStats {
 pub struct StatsSnapshot {
     /// Batches a collector acknowledged.
     pub delivered: u64,
-    /// Batches refused permanently and dropped.
+    /// Samples in those batches.
+    pub samples: u64,
+    /// Batches refused permanently and quarantined.
     pub rejected: u64,
     /// Failed attempts that were retried.
     pub retries: u64,
-    /// Batches given up at shutdown, when the flush deadline passed.
+    /// Batches still undelivered when the flush deadline passed at shutdown (they stay
+    /// in the spool).
     pub abandoned: u64,
+    /// Age of the oldest record of the last acknowledged batch, at acknowledgement.
+    pub lag_ms: i64,
+    pub last_ack_ms: i64,
 }
 
 impl ShipperStats {
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
             delivered: self.delivered.load(Ordering::Relaxed),
+            samples: self.samples.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
             abandoned: self.abandoned.load(Ordering::Relaxed),
+            lag_ms: self.lag_ms.load(Ordering::Relaxed),
+            last_ack_ms: self.last_ack_ms.load(Ordering::Relaxed),
         }
     }
 
@@ -74,29 +97,44 @@ impl ShipperStats {
     }
 }
 
-/// Delivers batches to the configured collectors.
+/// Delivers spooled records to the configured collectors.
 pub struct Shipper {
     client: reqwest::Client,
     endpoints: Vec<String>,
     /// The endpoint that last accepted a batch; tried first.
-    preferred: usize,
+    active: usize,
+    /// When to try the first endpoint again while another one is active.
+    failback_at: Option<Instant>,
     agent: AgentIdentity,
     host: ComponentId,
     interval_ms: u64,
     seq: SeqStore,
     config: ShipperConfig,
     stats: Arc<ShipperStats>,
+    quarantine: Quarantine,
+    /// After a multi-record batch was refused: send one record per batch up to here.
+    split_until: Option<[u64; 2]>,
 }
 
-enum Sealed {
-    Ready { seq: u64, body: Vec<u8> },
-    Skip,
-    Abandon,
+/// A batch sealed with its number, ready to (re)send.
+struct Sealed {
+    seq: u64,
+    ends: [u64; 2],
+    body: Vec<u8>,
+    records: usize,
+    samples: usize,
+    oldest_ms: i64,
+}
+
+enum Next {
+    Batch(Sealed),
+    /// Stopping and nothing (more) to send within the deadline.
+    Done,
 }
 
 enum Outcome {
     Delivered,
-    Rejected,
+    Rejected { status: u16, message: String },
     Abandoned,
 }
 
@@ -135,13 +173,16 @@ impl Shipper {
         Ok(Self {
             client,
             endpoints,
-            preferred: 0,
+            active: 0,
+            failback_at: None,
             agent: identity.wire(),
             host: identity.host_component(),
             interval_ms: u64::try_from(config.interval.as_millis()).unwrap_or(u64::MAX),
             seq,
             config: config.shipper.clone(),
             stats: Arc::default(),
+            quarantine: Quarantine::new(config.state_dir.join("quarantine")),
+            split_until: None,
         })
     }
 
@@ -149,122 +190,310 @@ impl Shipper {
         self.stats.clone()
     }
 
-    /// Delivers queued payloads until `stop` turns true, then keeps delivering for at
-    /// most `shipper.flush_timeout` and returns.
-    pub async fn run(mut self, queue: &BatchQueue, stop: watch::Receiver<bool>) {
+    /// Delivers spooled records until `stop` turns true, then keeps delivering for at
+    /// most `shipper.flush_timeout` and returns. What is left stays in the spool.
+    pub async fn run(mut self, spool: &Spool, stop: watch::Receiver<bool>) {
         let mut stop = Stop::new(stop, self.config.flush_timeout);
+        let mut pending = self.resume(spool);
         loop {
-            let payload = if stop.stopping() {
-                match queue.try_pop() {
-                    Some(payload) => payload,
-                    None => break,
-                }
-            } else {
-                tokio::select! {
-                    payload = queue.pop() => payload,
-                    () = stop.wait() => continue,
-                }
+            let sealed = match pending.take() {
+                Some(sealed) => sealed,
+                None => match self.next(spool, &mut stop).await {
+                    Next::Batch(sealed) => sealed,
+                    Next::Done => break,
+                },
             };
-            let (seq, body) = match self.seal(payload, queue, &mut stop).await {
-                Sealed::Ready { seq, body } => (seq, body),
-                Sealed::Skip => continue,
-                Sealed::Abandon => {
-                    ShipperStats::bump(&self.stats.abandoned);
-                    break;
+            match self.deliver(sealed.seq, &sealed.body, &mut stop).await {
+                Outcome::Delivered => self.delivered(spool, &sealed),
+                Outcome::Rejected { status, message } => {
+                    self.rejected(spool, sealed, status, &message)
                 }
-            };
-            match self.deliver(seq, &body, &mut stop).await {
-                Outcome::Delivered => ShipperStats::bump(&self.stats.delivered),
-                Outcome::Rejected => ShipperStats::bump(&self.stats.rejected),
                 Outcome::Abandoned => {
                     ShipperStats::bump(&self.stats.abandoned);
                     break;
                 }
             }
         }
-        let left = queue.len() as u64;
-        let abandoned = self.stats.snapshot().abandoned + left;
-        if abandoned > 0 {
-            // The in-memory queue dies with the process; the disk spool will keep these.
-            tracing::error!(
-                batches = abandoned,
-                "stopping with undelivered batches; they are lost"
+        let left = spool.stats();
+        if left.pending > 0 {
+            tracing::info!(
+                records = left.pending,
+                bytes = left.bytes,
+                "stopping; undelivered records stay in the spool for the next start"
             );
         }
     }
 
-    /// Gives the payload its sequence number (persisted first) and encodes it.
-    async fn seal(&mut self, payload: Payload, queue: &BatchQueue, stop: &mut Stop) -> Sealed {
-        let mut events = payload.events;
-        let dropped = queue.take_unreported_drops();
-        if dropped > 0 {
-            events.push(Event {
-                ts: now_ms(),
-                kind: EventKind::new(EventKind::SPOOL_DROPPED),
-                severity: Severity::Warning,
-                component: Some(self.host.clone()),
-                message: format!(
-                    "agent queue was full: dropped the {dropped} oldest batch(es) while the collector was unreachable"
-                ),
-                attrs: BTreeMap::from([("dropped".to_owned(), dropped.to_string())]),
-            });
+    /// Rebuilds the batch that was in flight when the agent stopped, with its number.
+    fn resume(&mut self, spool: &Spool) -> Option<Sealed> {
+        let flight = spool.in_flight()?;
+        let read = match spool.read(ReadLimits {
+            max_records: usize::MAX,
+            max_bytes: usize::MAX,
+            through: Some(flight.ends),
+        }) {
+            Ok(read) => read,
+            Err(err) => {
+                tracing::error!(error = %err, seq = flight.seq, "cannot re-read the batch in flight; its records will go out under a new number");
+                return None;
+            }
+        };
+        if read.is_empty() {
+            if let Err(err) = spool.ack(flight.ends) {
+                tracing::warn!(error = %err, "cannot update the spool ledger");
+            }
+            return None;
         }
+        tracing::info!(
+            seq = flight.seq,
+            records = read.records.len(),
+            "resending the batch in flight at the last stop"
+        );
+        self.seal_with(flight.seq, read)
+    }
+
+    /// Waits for records, forms the next batch, numbers it and records it in flight.
+    async fn next(&mut self, spool: &Spool, stop: &mut Stop) -> Next {
         let mut backoff = Backoff::new(self.config.backoff_initial, self.config.backoff_max);
-        let seq = loop {
-            match self.seq.assign_next() {
-                Ok(seq) => break seq,
+        loop {
+            if stop.stopping() {
+                if !spool.has_pending() || stop.expired() {
+                    return Next::Done;
+                }
+            } else if !spool.has_pending() {
+                tokio::select! {
+                    () = spool.wait_for_pending() => {}
+                    () = stop.wait() => continue,
+                }
+            }
+            let split = self.split_until.is_some();
+            let limits = ReadLimits {
+                max_records: if split {
+                    1
+                } else {
+                    self.config.max_batch_records
+                },
+                max_bytes: self.config.max_batch_bytes,
+                through: None,
+            };
+            let read = match spool.read(limits) {
+                Ok(read) => read,
                 Err(err) => {
-                    tracing::error!(error = %err, "cannot persist the sequence number; holding batches until the state directory is writable");
+                    tracing::error!(error = %err, "cannot read the spool");
                     if !stop.sleep(backoff.next_delay()).await {
-                        return Sealed::Abandon;
+                        return Next::Done;
+                    }
+                    continue;
+                }
+            };
+            if read.is_empty() {
+                // Only corrupt records were found: they are skipped for good.
+                if let Err(err) = spool.ack(read.ends) {
+                    tracing::warn!(error = %err, "cannot update the spool ledger");
+                }
+                continue;
+            }
+            if !split && !stop.stopping() && self.should_wait(&read) {
+                let oldest = read.records[0].created_ms;
+                let due = oldest.saturating_add(duration_ms(self.config.max_batch_age));
+                let wait = Duration::from_millis(u64::try_from(due - now_ms()).unwrap_or(0));
+                stop.sleep(wait.min(self.config.max_batch_age)).await;
+                continue;
+            }
+            if let Some(until) = self.split_until {
+                if read.ends[0] >= until[0] && read.ends[1] >= until[1] {
+                    self.split_until = None;
+                }
+            }
+            let seq = loop {
+                match self.seq.assign_next() {
+                    Ok(seq) => break seq,
+                    Err(err) => {
+                        tracing::error!(error = %err, "cannot persist the sequence number; holding batches until the state directory is writable");
+                        if !stop.sleep(backoff.next_delay()).await {
+                            return Next::Done;
+                        }
+                    }
+                }
+            };
+            let ends = read.ends;
+            let Some(sealed) = self.seal_with(seq, read) else {
+                // Unencodable records (never expected): skipped, counted as refused.
+                if let Err(err) = spool.ack(ends) {
+                    tracing::warn!(error = %err, "cannot update the spool ledger");
+                }
+                continue;
+            };
+            loop {
+                match spool.begin(seq, ends) {
+                    Ok(()) => return Next::Batch(sealed),
+                    Err(err) => {
+                        tracing::error!(error = %err, "cannot record the batch in flight; holding it until the spool is writable");
+                        if !stop.sleep(backoff.next_delay()).await {
+                            return Next::Done;
+                        }
                     }
                 }
             }
-        };
+        }
+    }
+
+    /// Whether a partial batch should wait for company (`shipper.max_batch_age`).
+    fn should_wait(&self, read: &ReadBatch) -> bool {
+        if self.config.max_batch_age.is_zero()
+            || read.records.len() >= self.config.max_batch_records
+            || read.json_bytes >= self.config.max_batch_bytes / 2
+        {
+            return false;
+        }
+        let oldest = read.records[0].created_ms;
+        now_ms() < oldest.saturating_add(duration_ms(self.config.max_batch_age))
+    }
+
+    /// Merges records into one batch numbered `seq` and encodes it.
+    fn seal_with(&self, seq: u64, read: ReadBatch) -> Option<Sealed> {
+        let records = read.records.len();
+        let oldest_ms = read.records.iter().map(|r| r.created_ms).min().unwrap_or(0);
+        let (series, events, inventory) = merge(read.records);
         let batch = Batch {
             protocol_version: PROTOCOL_VERSION,
             agent: self.agent.clone(),
             seq,
             interval_ms: self.interval_ms,
-            series: payload.series,
+            series,
             events,
-            inventory: (!payload.inventory.is_empty()).then_some(payload.inventory),
+            inventory: (!inventory.is_empty()).then_some(inventory),
         };
+        let samples = batch.sample_count();
         match batch.encode_zstd() {
-            Ok(body) => Sealed::Ready { seq, body },
+            Ok(body) => Some(Sealed {
+                seq,
+                ends: read.ends,
+                body,
+                records,
+                samples,
+                oldest_ms,
+            }),
             Err(err) => {
-                tracing::error!(seq, error = %err, "cannot encode batch; dropped");
+                tracing::error!(seq, error = %err, "cannot encode batch; its records are skipped");
                 ShipperStats::bump(&self.stats.rejected);
-                Sealed::Skip
+                None
             }
         }
     }
 
-    /// Tries every endpoint in turn, starting with the preferred one, backing off
-    /// between rounds, until one accepts or rejects the batch or the deadline passes.
+    fn delivered(&mut self, spool: &Spool, sealed: &Sealed) {
+        ShipperStats::bump(&self.stats.delivered);
+        self.stats
+            .samples
+            .fetch_add(sealed.samples as u64, Ordering::Relaxed);
+        let now = now_ms();
+        self.stats
+            .lag_ms
+            .store((now - sealed.oldest_ms).max(0), Ordering::Relaxed);
+        self.stats.last_ack_ms.store(now, Ordering::Relaxed);
+        if let Err(err) = spool.ack(sealed.ends) {
+            // The collector has the batch; if the ledger cannot say so, the next start
+            // resends it under the same number and the collector ignores the repeat.
+            tracing::error!(seq = sealed.seq, error = %err, "cannot record an acknowledgement in the spool ledger");
+        }
+    }
+
+    fn rejected(&mut self, spool: &Spool, sealed: Sealed, status: u16, message: &str) {
+        if sealed.records > 1 {
+            tracing::warn!(
+                seq = sealed.seq,
+                status,
+                reason = message,
+                records = sealed.records,
+                "collector refused a merged batch; resending its records one by one to isolate the bad ones"
+            );
+            self.split_until = Some(sealed.ends);
+            if let Err(err) = spool.abandon() {
+                tracing::error!(error = %err, "cannot update the spool ledger");
+            }
+            return;
+        }
+        ShipperStats::bump(&self.stats.rejected);
+        let stored = self.quarantine.store(sealed.seq, &sealed.body, message);
+        let place = match &stored {
+            Ok(path) => path.display().to_string(),
+            Err(err) => format!("not kept: {err}"),
+        };
+        // Data refused by the collector: an operator must look.
+        tracing::error!(seq = sealed.seq, status, reason = message, quarantine = %place,
+            "collector refused the batch for good; quarantined, not retried");
+        if let Err(err) = spool.ack(sealed.ends) {
+            tracing::error!(error = %err, "cannot update the spool ledger");
+        }
+        let event = Event {
+            ts: now_ms(),
+            kind: EventKind::new(BATCH_QUARANTINED),
+            severity: Severity::Error,
+            component: Some(self.host.clone()),
+            message: format!(
+                "collector refused batch {} with HTTP {status}: {message}",
+                sealed.seq
+            ),
+            attrs: BTreeMap::from([
+                ("seq".to_owned(), sealed.seq.to_string()),
+                ("status".to_owned(), status.to_string()),
+                ("samples".to_owned(), sealed.samples.to_string()),
+                ("reason".to_owned(), message.chars().take(300).collect()),
+            ]),
+        };
+        let payload = crate::output::Payload {
+            events: vec![event],
+            ..Default::default()
+        };
+        if let Err(err) = spool.append(&payload, now_ms()) {
+            tracing::warn!(error = %err, "cannot spool the quarantine report");
+        }
+    }
+
+    /// The order in which to try endpoints for the next attempt round.
+    fn order(&mut self) -> Vec<usize> {
+        let n = self.endpoints.len();
+        let mut order: Vec<usize> = (0..n).map(|i| (self.active + i) % n).collect();
+        if self.active != 0 {
+            if let Some(at) = self.failback_at {
+                if Instant::now() >= at {
+                    order.retain(|&i| i != 0);
+                    order.insert(0, 0);
+                    self.failback_at = Some(Instant::now() + self.config.failback_interval);
+                }
+            }
+        }
+        order
+    }
+
+    /// Tries the endpoints, backing off between rounds, until one accepts or rejects
+    /// the batch or the flush deadline passes.
     async fn deliver(&mut self, seq: u64, body: &[u8], stop: &mut Stop) -> Outcome {
         let mut backoff = Backoff::new(self.config.backoff_initial, self.config.backoff_max);
         let mut failures = 0u32;
         loop {
             let mut wait_hint: Option<Duration> = None;
-            for offset in 0..self.endpoints.len() {
+            for index in self.order() {
                 if stop.expired() {
                     return Outcome::Abandoned;
                 }
-                let index = (self.preferred + offset) % self.endpoints.len();
-                let url = &self.endpoints[index];
+                let url = self.endpoints[index].clone();
                 match self.attempt(index, body, stop).await {
                     AttemptResult::Done => {
                         if failures > 0 {
                             tracing::info!(seq, url, failures, "batch delivered after retries");
                         }
-                        self.preferred = index;
+                        if index != self.active {
+                            tracing::info!(url, "now shipping to this collector");
+                            self.active = index;
+                            self.failback_at = (index != 0)
+                                .then(|| Instant::now() + self.config.failback_interval);
+                        }
                         return Outcome::Delivered;
                     }
                     AttemptResult::Reject { status, message } => {
-                        // Data loss by decision of the collector: an operator must look.
-                        tracing::error!(seq, url, status, reason = %message, "collector rejected the batch; dropped, not retried");
-                        return Outcome::Rejected;
+                        return Outcome::Rejected { status, message };
                     }
                     AttemptResult::Retry { after, why } => {
                         if failures == 0 {
@@ -369,6 +598,41 @@ impl Shipper {
     }
 }
 
+/// Merges records (oldest first) into one batch's series, events and inventory:
+/// points of the same series are concatenated in order, inventory keeps the latest
+/// item per component.
+fn merge(records: Vec<Record>) -> (Vec<Series>, Vec<Event>, Vec<InventoryItem>) {
+    let mut series: BTreeMap<(String, BTreeMap<String, String>), Vec<Point>> = BTreeMap::new();
+    let mut events = Vec::new();
+    let mut inventory: Vec<InventoryItem> = Vec::new();
+    for record in records {
+        for s in record.data.series {
+            series
+                .entry((s.metric, s.labels))
+                .or_default()
+                .extend(s.points);
+        }
+        events.extend(record.data.events);
+        for item in record.data.inventory {
+            inventory.retain(|have| have.component != item.component);
+            inventory.push(item);
+        }
+    }
+    let series = series
+        .into_iter()
+        .map(|((metric, labels), points)| Series {
+            metric,
+            labels,
+            points,
+        })
+        .collect();
+    (series, events, inventory)
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Shutdown state: before the stop signal, waits are unbounded; after it, everything is
 /// bounded by the flush deadline.
 struct Stop {
@@ -445,4 +709,49 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Payload;
+    use crate::spool::Lane;
+
+    fn record(id: u64, ts: i64, inv: &str) -> Record {
+        Record {
+            lane: Lane::Bulk,
+            id,
+            created_ms: ts,
+            data: Payload {
+                series: vec![Series {
+                    metric: "m".into(),
+                    labels: BTreeMap::new(),
+                    points: vec![Point {
+                        ts,
+                        value: ts as f64,
+                    }],
+                }],
+                events: Vec::new(),
+                inventory: vec![InventoryItem {
+                    component: ComponentId::new(harbinger_shared::ComponentKind::Host, "h"),
+                    attrs: BTreeMap::from([("v".to_owned(), inv.to_owned())]),
+                }],
+            },
+        }
+    }
+
+    #[test]
+    fn merge_concatenates_points_in_order_and_keeps_the_latest_inventory() {
+        let (series, events, inventory) = merge(vec![
+            record(1, 10, "a"),
+            record(2, 20, "b"),
+            record(3, 30, "c"),
+        ]);
+        assert_eq!(series.len(), 1);
+        let ts: Vec<_> = series[0].points.iter().map(|p| p.ts).collect();
+        assert_eq!(ts, [10, 20, 30]);
+        assert!(events.is_empty());
+        assert_eq!(inventory.len(), 1);
+        assert_eq!(inventory[0].attrs["v"], "c");
+    }
 }

@@ -17,14 +17,30 @@ pub fn host_a_config(state_dir: &Path) -> AgentConfig {
     config.paths.sysfs = root.join("sys");
     config.paths.rootfs = root.join("root");
     config.state_dir = state_dir.to_owned();
+    // host-a has no disks: the real smartctl of the test machine must not leak in.
+    config.smart.enabled = false;
+    // host-a is a fixture for the system source; each hardware source has its own
+    // suite, and here it would only add `source_unavailable` noise.
+    config.edac.enabled = false;
+    config.hwmon.enabled = false;
+    config.kernel.enabled = false;
+    config.reboot.enabled = false;
+    config.inventory.enabled = false;
+    config.ipmi.enabled = false;
     config
 }
+
+/// The hardware sources host-a does not have, switched off for the binary's config.
+pub const HARDWARE_OFF: &str = "[edac]\nenabled = false\n[hwmon]\nenabled = false\n[kernel]\nenabled = false\n[reboot]\nenabled = false\n[inventory]\nenabled = false\n[ipmi]\nenabled = false\n";
+
+/// host-a has no disks: the real smartctl of the test machine must not leak in.
+pub const SMART_OFF: &str = "[smart]\nenabled = false\n";
 
 /// The same as TOML, for the binary.
 pub fn host_a_toml(state_dir: &Path, extra: &str) -> String {
     let root = host_a();
     format!(
-        "state_dir = {state:?}\n{extra}\n[paths]\nprocfs = {proc:?}\nsysfs = {sys:?}\nrootfs = {rootfs:?}\n",
+        "state_dir = {state:?}\n{extra}\n[paths]\nprocfs = {proc:?}\nsysfs = {sys:?}\nrootfs = {rootfs:?}\n{SMART_OFF}{HARDWARE_OFF}",
         state = state_dir.display().to_string(),
         proc = root.join("proc").display().to_string(),
         sys = root.join("sys").display().to_string(),

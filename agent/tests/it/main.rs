@@ -5,7 +5,16 @@
 mod check;
 mod common;
 mod conformance;
+mod edac;
 mod http_stub;
+mod hwmon;
+mod inventory;
+mod ipmi_sim;
+mod kernel;
 mod once;
+mod reboot;
 mod run;
 mod shipper;
+mod smart;
+mod spool_crash;
+mod spool_sample_config;
