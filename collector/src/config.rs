@@ -121,17 +121,60 @@ impl Default for DetectorsConfig {
     }
 }
 
-/// One notification target. The `type` key selects the variant.
+/// One notification target: the fields every notifier has, plus the type-specific
+/// part selected by the `type` key. Unknown keys are refused by the typed part (serde
+/// cannot deny unknown fields on a struct that flattens another).
+#[derive(Debug, Clone, Deserialize)]
+pub struct NotifierConfig {
+    /// Unique name; outbox rows and ticket references refer to their notifier by it.
+    pub name: String,
+    /// Timeout of each HTTP request to the service desk.
+    #[serde(default = "default_notifier_timeout")]
+    pub timeout: HumanDuration,
+    /// Most deliveries per minute through this notifier; further rows wait in the
+    /// outbox. PagerDuty documents about 120 events per minute per routing key.
+    #[serde(default)]
+    pub rate_limit_per_minute: Option<u32>,
+    #[serde(flatten)]
+    pub kind: NotifierKind,
+}
+
+/// The type-specific part of a notifier.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum NotifierConfig {
+pub enum NotifierKind {
     Webhook(WebhookConfig),
+    /// Request Tracker 5 through its REST2 API.
+    #[serde(alias = "rt")]
+    RequestTracker(RtConfig),
 }
 
 impl NotifierConfig {
     pub fn name(&self) -> &str {
-        match self {
-            NotifierConfig::Webhook(w) => &w.name,
+        &self.name
+    }
+
+    /// The `type` as written in the configuration.
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            NotifierKind::Webhook(_) => "webhook",
+            NotifierKind::RequestTracker(_) => "request_tracker",
+        }
+    }
+
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        if self.timeout.as_duration().is_zero() {
+            return Err(invalid(format!("{key}.timeout"), "must be more than 0s"));
+        }
+        if self.rate_limit_per_minute == Some(0) {
+            return Err(invalid(
+                format!("{key}.rate_limit_per_minute"),
+                "must be at least 1 when set",
+            ));
+        }
+        match &self.kind {
+            NotifierKind::Webhook(w) => w.validate(key),
+            NotifierKind::RequestTracker(rt) => rt.validate(key),
         }
     }
 }
@@ -140,14 +183,51 @@ impl NotifierConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
-    /// Unique name; outbox rows refer to their notifier by it.
-    pub name: String,
     pub url: String,
     /// Extra request headers, typically `Authorization`. Values are secrets.
     #[serde(default)]
     pub headers: BTreeMap<String, Secret>,
-    #[serde(default = "default_notifier_timeout")]
-    pub timeout: HumanDuration,
+}
+
+/// Request Tracker 5 (REST2): one ticket per incident in `queue`, found again after a
+/// restart by the fingerprint custom field.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RtConfig {
+    /// The REST2 base, e.g. `https://rt.example/REST/2.0`.
+    pub url: String,
+    /// An RT auth token (`Authorization: token …`).
+    pub token: Secret,
+    pub queue: String,
+    /// Ticket custom field holding the incident fingerprint (must exist in the queue).
+    #[serde(default = "default_rt_fingerprint_field")]
+    pub fingerprint_field: String,
+    /// Ticket custom field holding the host name; empty to not set it.
+    #[serde(default = "default_rt_host_field")]
+    pub host_field: String,
+    /// Optional ticket custom field a person fills with a resolution code ("disk
+    /// replaced"); read by the two-way sync as the outcome.
+    #[serde(default)]
+    pub resolution_field: Option<String>,
+    /// How often open tickets are polled for changes made by people; unset disables the
+    /// two-way sync.
+    #[serde(default)]
+    pub sync_interval: Option<HumanDuration>,
+    /// How long a component stays silenced after its ticket is rejected ("won't fix").
+    #[serde(default = "default_wont_fix_silence")]
+    pub wont_fix_silence: HumanDuration,
+}
+
+fn default_rt_fingerprint_field() -> String {
+    "Fingerprint".to_owned()
+}
+
+fn default_rt_host_field() -> String {
+    "Host".to_owned()
+}
+
+fn default_wont_fix_silence() -> HumanDuration {
+    HumanDuration::from_secs(7 * 86_400)
 }
 
 fn default_notifier_timeout() -> HumanDuration {
@@ -316,9 +396,7 @@ impl CollectorConfig {
                     format!("{:?} is used by another notifier", notifier.name()),
                 ));
             }
-            match notifier {
-                NotifierConfig::Webhook(w) => w.validate(&key)?,
-            }
+            notifier.validate(&key)?;
         }
         Ok(())
     }
@@ -405,9 +483,6 @@ impl WebhookConfig {
                 "must be an http:// or https:// URL",
             ));
         }
-        if self.timeout.as_duration().is_zero() {
-            return Err(invalid(format!("{key}.timeout"), "must be more than 0s"));
-        }
         for (name, value) in &self.headers {
             if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
                 return Err(invalid(
@@ -425,6 +500,49 @@ impl WebhookConfig {
         }
         Ok(())
     }
+}
+
+impl RtConfig {
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        http_url(key, "url", &self.url)?;
+        if self.token.expose().trim().is_empty() {
+            return Err(invalid(format!("{key}.token"), "must not be empty"));
+        }
+        for (field, value) in [
+            ("queue", &self.queue),
+            ("fingerprint_field", &self.fingerprint_field),
+        ] {
+            if value.trim().is_empty() {
+                return Err(invalid(format!("{key}.{field}"), "must not be empty"));
+            }
+        }
+        if let Some(interval) = self.sync_interval {
+            if interval.as_duration() < std::time::Duration::from_millis(100) {
+                return Err(invalid(
+                    format!("{key}.sync_interval"),
+                    "must be at least 100ms",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks that `value` is an http(s) URL; the error names `<key>.<field>`.
+fn http_url(key: &str, field: &str, value: &str) -> Result<(), ConfigError> {
+    let url = reqwest::Url::parse(value).map_err(|e| {
+        invalid(
+            format!("{key}.{field}"),
+            format!("{value:?} is not a URL: {e}"),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(
+            format!("{key}.{field}"),
+            "must be an http:// or https:// URL",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -472,8 +590,10 @@ mod tests {
         config.validate().expect("validates");
         assert!(!config.uses_embedded_store());
         assert_eq!(config.ingest.hot_window.as_millis_i64(), 3_600_000);
-        let NotifierConfig::Webhook(hook) = &config.notifiers[0];
-        assert_eq!(hook.timeout.as_millis_i64(), 3_000);
+        assert_eq!(config.notifiers[0].timeout.as_millis_i64(), 3_000);
+        let NotifierKind::Webhook(hook) = &config.notifiers[0].kind else {
+            panic!("a webhook: {:?}", config.notifiers[0]);
+        };
         assert_eq!(
             hook.headers.get("Authorization").map(Secret::expose),
             Some("Bearer hunter2")
@@ -509,6 +629,60 @@ mod tests {
         ] {
             let err = parse(text).validate().expect_err(text);
             assert!(err.to_string().starts_with(&format!("{key}:")), "{text} -> {err}");
+        }
+    }
+
+    #[test]
+    fn request_tracker_notifier_with_common_fields() {
+        let config = parse(
+            r#"
+            [[notifiers]]
+            name = "rt"
+            type = "rt"
+            timeout = "5s"
+            rate_limit_per_minute = 60
+            url = "http://127.0.0.1:58080/REST/2.0"
+            token = "1-31-abcdef"
+            queue = "Hardware"
+            sync_interval = "30s"
+            "#,
+        );
+        config.validate().expect("validates");
+        let notifier = &config.notifiers[0];
+        assert_eq!(notifier.type_name(), "request_tracker");
+        assert_eq!(notifier.rate_limit_per_minute, Some(60));
+        let NotifierKind::RequestTracker(rt) = &notifier.kind else {
+            panic!("an RT notifier: {notifier:?}");
+        };
+        assert_eq!(rt.fingerprint_field, "Fingerprint");
+        assert_eq!(rt.sync_interval.map(|d| d.as_millis_i64()), Some(30_000));
+        assert_eq!(rt.wont_fix_silence.as_millis_i64(), 7 * 86_400_000);
+        assert!(!format!("{config:?}").contains("abcdef"), "token redacted");
+
+        let rt =
+            "[[notifiers]]\nname=\"a\"\ntype=\"request_tracker\"\nurl=\"http://x/\"\nqueue=\"Q\"";
+        assert!(
+            CollectorConfig::from_toml(&format!("{rt}\ntoken=\"t\"\nqueues=\"Q\"")).is_err(),
+            "unknown keys inside a typed notifier are refused"
+        );
+        for (extra, key) in [
+            ("token=\"\"", "notifiers[0].token"),
+            (
+                "token=\"t\"\nrate_limit_per_minute=0",
+                "notifiers[0].rate_limit_per_minute",
+            ),
+            (
+                "token=\"t\"\nsync_interval=\"1ms\"",
+                "notifiers[0].sync_interval",
+            ),
+            ("token=\"t\"\ntimeout=\"0s\"", "notifiers[0].timeout"),
+        ] {
+            let text = format!("{rt}\n{extra}");
+            let err = parse(&text).validate().expect_err(&text);
+            assert!(
+                err.to_string().starts_with(&format!("{key}:")),
+                "{text} -> {err}"
+            );
         }
     }
 

@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod read;
 pub mod state;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 
 use crate::analysis::Settings;
@@ -149,6 +150,16 @@ pub async fn launch_with_listener(
         stop_rx.clone(),
         config.detectors.silence_check_interval.as_duration(),
     ));
+    // The desks' two-way sync (a no-op task when no notifier polls its desk).
+    let sync_task = tokio::spawn(
+        sync::SyncWorker::new(
+            Arc::clone(&store),
+            &notifiers,
+            config.public_url(),
+            Arc::clone(&outbox_wake),
+        )
+        .run(stop_rx.clone()),
+    );
     let outbox_task = tokio::spawn(
         OutboxWorker::new(
             Arc::clone(&store),
@@ -179,6 +190,7 @@ pub async fn launch_with_listener(
     for (name, task) in [
         ("detector", detector_task),
         ("outbox", outbox_task),
+        ("sync", sync_task),
         ("evict", evict_task),
     ] {
         if let Err(error) = task.await {

@@ -6,16 +6,21 @@
 //! row of the same incident and notifier is still pending (so a service desk never sees
 //! `resolve` before `open`). Delivery is at-least-once: a crash between a receiver's 2xx
 //! and `outbox_delivered` resends the row with the same `Idempotency-Key`.
+//!
+//! Each notifier may have a rate limit (PagerDuty documents about 120 events per minute
+//! per routing key): a token bucket per notifier, and a row whose notifier has no token
+//! left simply stays due until a later pass. Permanent refusals (4xx other than 429) mark
+//! the row failed, which the incident API shows with the error and `/metrics` counts.
 
 use crate::config::OutboxConfig;
-use crate::notify::{classify, Notification, Notifier, RetryAction};
+use crate::notify::{classify, DeliveryContext, Notification, Notifier, RetryAction};
 use crate::state::now_ms;
 use crate::store::{DbError, OutboxRow, Store};
 use crate::telemetry::Telemetry;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 use tracing::Instrument;
 
@@ -30,6 +35,42 @@ pub struct OutboxWorker {
     config: OutboxConfig,
     telemetry: Arc<Telemetry>,
     wake: Arc<Notify>,
+    limits: Mutex<HashMap<String, TokenBucket>>,
+}
+
+/// A per-minute allowance refilled continuously: `capacity` tokens at most, one per
+/// delivery attempt.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    capacity: f64,
+    tokens: f64,
+    per_second: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    pub fn per_minute(limit: u32, now: Instant) -> Self {
+        let capacity = f64::from(limit.max(1));
+        Self {
+            capacity,
+            tokens: capacity,
+            per_second: capacity / 60.0,
+            last: now,
+        }
+    }
+
+    /// Takes a token if one is available at `now`.
+    pub fn try_take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl OutboxWorker {
@@ -46,9 +87,33 @@ impl OutboxWorker {
                 .iter()
                 .map(|n| (n.name().to_owned(), Arc::clone(n)))
                 .collect(),
+            limits: Mutex::new(
+                notifiers
+                    .iter()
+                    .filter_map(|n| {
+                        n.rate_limit_per_minute().map(|limit| {
+                            (
+                                n.name().to_owned(),
+                                TokenBucket::per_minute(limit, Instant::now()),
+                            )
+                        })
+                    })
+                    .collect(),
+            ),
             config,
             telemetry,
             wake,
+        }
+    }
+
+    /// Whether the row's notifier may deliver now (takes a token if so).
+    fn allowed(&self, notifier: &str) -> bool {
+        let Ok(mut limits) = self.limits.lock() else {
+            return true;
+        };
+        match limits.get_mut(notifier) {
+            Some(bucket) => bucket.try_take(Instant::now()),
+            None => true,
         }
     }
 
@@ -85,6 +150,10 @@ impl OutboxWorker {
                 if self.store.outbox_blocked(&row).await? {
                     continue;
                 }
+                if !self.allowed(&row.notifier) {
+                    tracing::debug!(outbox_id = row.id, notifier = %row.notifier, "rate limited; stays due");
+                    continue;
+                }
                 delivered_any |= self.attempt(&row).await?;
             }
             if !full_page || !delivered_any {
@@ -115,15 +184,24 @@ impl OutboxWorker {
             return Ok(false);
         };
         let notification = Notification {
+            incident_id: row.incident_id,
             idempotency_key: row.idempotency_key.clone(),
             action: row.action.clone(),
             body: delivery_body(row),
         };
-        match notifier.deliver(&notification).await {
-            Ok(()) => {
+        let context = DeliveryContext {
+            store: Arc::clone(&self.store),
+        };
+        match notifier.deliver(&notification, &context).await {
+            Ok(receipt) => {
                 self.store.outbox_delivered(row.id, now_ms()).await?;
                 self.telemetry.outbox_delivered();
-                tracing::info!(key = %row.idempotency_key, "notification delivered");
+                tracing::info!(
+                    key = %row.idempotency_key,
+                    ticket = receipt.ticket.as_deref().unwrap_or(""),
+                    detail = %receipt.detail,
+                    "notification delivered"
+                );
                 Ok(true)
             }
             Err(error) => {
@@ -219,6 +297,18 @@ mod tests {
             retry_delay(1_000, &c, None, 1.0),
             Duration::from_millis(1_000)
         );
+    }
+
+    #[test]
+    fn token_bucket_allows_the_limit_then_refills_with_time() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::per_minute(120, start);
+        let taken = (0..200).filter(|_| bucket.try_take(start)).count();
+        assert_eq!(taken, 120, "a full bucket holds one minute's allowance");
+        assert!(!bucket.try_take(start + Duration::from_millis(100)));
+        // 120 per minute is 2 per second.
+        assert!(bucket.try_take(start + Duration::from_millis(600)));
+        assert!(!bucket.try_take(start + Duration::from_millis(650)));
     }
 
     #[test]

@@ -2,11 +2,18 @@
 //!
 //! A notifier only delivers; it never decides when or whether to retry. The decision
 //! is [`classify`], one function for every notifier, kept separate from the backoff
-//! schedule (which lives in the outbox).
+//! schedule (which lives in the outbox). Notifiers read the incident from the outbox
+//! row's body ([`view::IncidentView`]), never from detector internals, and keep their
+//! fingerprint → ticket references in the store ([`tickets::TicketBook`]).
 
+pub mod http;
+pub mod rt;
+pub mod tickets;
+pub mod view;
 pub mod webhook;
 
-use crate::config::NotifierConfig;
+use crate::config::{NotifierConfig, NotifierKind};
+use crate::store::Store;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +21,25 @@ use std::time::Duration;
 /// One notification to deliver: the outbox row's key, action and body.
 #[derive(Debug, Clone)]
 pub struct Notification {
+    pub incident_id: i64,
     pub idempotency_key: String,
     pub action: String,
     pub body: serde_json::Value,
+}
+
+/// What the receiver said when it accepted a notification.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Receipt {
+    /// The desk's id of the ticket the notification went to, when it has tickets.
+    pub ticket: Option<String>,
+    /// A short account for logs and `notify-test`, e.g. `created ticket 12`.
+    pub detail: String,
+}
+
+/// What a delivery may use besides the notification: the store, for ticket references.
+#[derive(Clone)]
+pub struct DeliveryContext {
+    pub store: Arc<dyn Store>,
 }
 
 /// Why a delivery did not succeed.
@@ -43,6 +66,27 @@ pub enum NotifyError {
         /// The start of the response body, for the operator.
         body: String,
     },
+    /// The receiver answered 2xx but said in the body that it did not do it (Request
+    /// Tracker answers some failed updates with 200 and the error in its message list).
+    #[error("notifier {notifier}: {url} refused the change: {message}")]
+    Rejected {
+        notifier: String,
+        url: String,
+        message: String,
+    },
+    /// The receiver's answer was not what its API documents.
+    #[error("notifier {notifier}: unexpected answer from {url}: {message}")]
+    Protocol {
+        notifier: String,
+        url: String,
+        message: String,
+    },
+    /// The notification body is not one this notifier can read.
+    #[error("notifier {notifier}: notification body: {message}")]
+    Payload { notifier: String, message: String },
+    /// The ticket references could not be read or written.
+    #[error("notifier {notifier}: ticket store: {message}")]
+    Store { notifier: String, message: String },
     /// The notifier could not be built from its configuration.
     #[error("notifier {notifier}: {message}")]
     Config { notifier: String, message: String },
@@ -58,10 +102,11 @@ pub enum RetryAction {
 }
 
 /// The retry policy: network errors, timeouts, 429 and 5xx are temporary (429 and 503
-/// honour `Retry-After`); any other status is a permanent refusal of this notification.
+/// honour `Retry-After`), and so is a store hiccup; any other status, a refusal inside a
+/// 2xx, an unreadable answer or body is a permanent refusal of this notification.
 pub fn classify(error: &NotifyError) -> RetryAction {
     match error {
-        NotifyError::Network { .. } | NotifyError::Timeout { .. } => {
+        NotifyError::Network { .. } | NotifyError::Timeout { .. } | NotifyError::Store { .. } => {
             RetryAction::Retry { after: None }
         }
         NotifyError::Status {
@@ -74,7 +119,10 @@ pub fn classify(error: &NotifyError) -> RetryAction {
             },
             _ => RetryAction::Permanent,
         },
-        NotifyError::Config { .. } => RetryAction::Permanent,
+        NotifyError::Rejected { .. }
+        | NotifyError::Protocol { .. }
+        | NotifyError::Payload { .. }
+        | NotifyError::Config { .. } => RetryAction::Permanent,
     }
 }
 
@@ -83,18 +131,55 @@ pub fn classify(error: &NotifyError) -> RetryAction {
 pub trait Notifier: Send + Sync {
     /// The configured name, as stored in outbox rows.
     fn name(&self) -> &str;
-    /// Delivers once. `Ok` only when the receiver accepted it (2xx).
-    async fn deliver(&self, notification: &Notification) -> Result<(), NotifyError>;
+    /// Deliveries per minute this notifier may make, if limited.
+    fn rate_limit_per_minute(&self) -> Option<u32>;
+    /// Delivers once. `Ok` only when the receiver accepted it.
+    async fn deliver(
+        &self,
+        notification: &Notification,
+        context: &DeliveryContext,
+    ) -> Result<Receipt, NotifyError>;
+    /// The two-way sync of this desk, when it has one and it is enabled.
+    fn ticket_sync(&self) -> Option<&dyn TicketSync> {
+        None
+    }
+}
+
+/// A ticket's state in its desk, as the two-way sync reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeskState {
+    /// Still being worked, nobody has taken it.
+    Active,
+    /// Somebody took it (an owner, an "in progress" state).
+    Acknowledged { by: String },
+    /// Resolved by `by` with a resolution code.
+    Resolved { by: String, code: String },
+    /// Closed as "won't fix" (RT `rejected`, ServiceNow "Canceled").
+    WontFix { by: String, code: String },
+    /// The ticket no longer exists.
+    Gone,
+}
+
+/// Reading tickets back from a desk that allows it.
+#[async_trait]
+pub trait TicketSync: Send + Sync {
+    /// How often the desk is polled.
+    fn interval(&self) -> Duration;
+    /// How long a component is silenced after a "won't fix".
+    fn wont_fix_silence(&self) -> Duration;
+    /// The state of one ticket.
+    async fn ticket_state(&self, ticket_id: &str) -> Result<DeskState, NotifyError>;
 }
 
 /// Builds every configured notifier.
 pub fn build(configs: &[NotifierConfig]) -> Result<Vec<Arc<dyn Notifier>>, NotifyError> {
     configs
         .iter()
-        .map(|config| match config {
-            NotifierConfig::Webhook(w) => {
-                webhook::WebhookNotifier::new(w).map(|n| Arc::new(n) as Arc<dyn Notifier>)
-            }
+        .map(|config| -> Result<Arc<dyn Notifier>, NotifyError> {
+            Ok(match &config.kind {
+                NotifierKind::Webhook(w) => Arc::new(webhook::WebhookNotifier::new(config, w)?),
+                NotifierKind::RequestTracker(rt) => Arc::new(rt::RtNotifier::new(config, rt)?),
+            })
         })
         .collect()
 }
@@ -132,5 +217,16 @@ mod tests {
         );
         assert_eq!(classify(&status(400, None)), RetryAction::Permanent);
         assert_eq!(classify(&status(404, None)), RetryAction::Permanent);
+        let rejected = NotifyError::Rejected {
+            notifier: "n".into(),
+            url: "u".into(),
+            message: "Status 'bogus' isn't a valid status".into(),
+        };
+        assert_eq!(classify(&rejected), RetryAction::Permanent);
+        let store = NotifyError::Store {
+            notifier: "n".into(),
+            message: "locked".into(),
+        };
+        assert_eq!(classify(&store), RetryAction::Retry { after: None });
     }
 }

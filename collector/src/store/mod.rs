@@ -16,6 +16,7 @@ use harbinger_shared::{Batch, InventoryItem};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub mod chunks;
 pub mod postgres;
 mod prepare;
 mod rows;
@@ -165,7 +166,7 @@ pub struct OutboxRow {
     pub notifier: String,
     /// `open`, `update` or `resolve`.
     pub action: String,
-    /// Unique; sent with the delivery so receivers can drop repeats.
+    /// Unique per notifier; sent with the delivery so receivers can drop repeats.
     pub idempotency_key: String,
     pub payload: serde_json::Value,
     pub attempts: i64,
@@ -183,7 +184,7 @@ pub struct OutboxRow {
 /// The store sets the row's `incident_id` itself, and replaces the literal text
 /// `{incident_id}` and `{revision}` in `idempotency_key` and in every string of `payload`
 /// with the incident's id and its revision after the change (1 for an open). A key that
-/// is already in the outbox is skipped, so re-applying a change cannot queue a repeat.
+/// is already in the outbox for the same notifier is skipped, so re-applying a change cannot queue a repeat.
 #[derive(Debug, Clone)]
 pub struct NewOutbox {
     pub notifier: String,
@@ -191,6 +192,64 @@ pub struct NewOutbox {
     /// Built by the caller from the incident's dedup key, action and revision.
     pub idempotency_key: String,
     pub payload: serde_json::Value,
+}
+
+/// A ticket a notifier holds in a service desk for one incident occurrence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TicketRow {
+    pub notifier: String,
+    /// `hb-…`, derived from the incident's dedup key and opening time.
+    pub fingerprint: String,
+    pub incident_id: i64,
+    /// The desk's id for it: an RT ticket number, a ServiceNow sys_id, a Jira key.
+    pub ticket_id: String,
+    /// `open`, `acknowledged`, `resolved`, `rejected` or `gone`.
+    pub status: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// One entry of the audit log: something a service desk (or a person there) did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// Assigned by the store; ignored on insert.
+    pub id: i64,
+    pub at_ms: i64,
+    /// Who did it, as the desk names them (e.g. an RT user name).
+    pub actor: String,
+    /// Where it came from: the notifier name.
+    pub source: String,
+    /// `acknowledge`, `resolve`, `silence`, …
+    pub action: String,
+    pub incident_id: Option<i64>,
+    pub ticket_id: Option<String>,
+    pub detail: String,
+}
+
+/// How an incident ended according to the people who worked it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutcomeRow {
+    /// Assigned by the store; ignored on insert.
+    pub id: i64,
+    pub incident_id: i64,
+    pub source: String,
+    /// The resolution code, e.g. `disk replaced`, `won't fix`.
+    pub code: String,
+    pub note: String,
+    pub at_ms: i64,
+}
+
+/// Notifications about a host (or one of its components) are held back until `until_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SilenceRow {
+    /// Assigned by the store; ignored on insert.
+    pub id: i64,
+    pub host_id: String,
+    /// `None` silences the whole host.
+    pub component: Option<String>,
+    pub until_ms: i64,
+    pub reason: String,
+    pub created_ms: i64,
 }
 
 /// All persistence the collector needs. Implementations must be safe to share.
@@ -268,6 +327,110 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_failed(&self, id: i64, error: &str) -> Result<(), DbError>;
     /// Every outbox row of an incident, by id (for the API and tests).
     async fn outbox_for_incident(&self, incident_id: i64) -> Result<Vec<OutboxRow>, DbError>;
+
+    /// One incident by id.
+    async fn incident(&self, id: i64) -> Result<Option<IncidentRow>, DbError>;
+
+    /// The ticket a notifier holds under a fingerprint, whatever its status.
+    async fn ticket(&self, notifier: &str, fingerprint: &str)
+        -> Result<Option<TicketRow>, DbError>;
+    /// Inserts or replaces the ticket under `(notifier, fingerprint)`.
+    async fn save_ticket(&self, ticket: &TicketRow) -> Result<(), DbError>;
+    /// A notifier's tickets whose status is `open` or `acknowledged`, oldest first.
+    async fn active_tickets(&self, notifier: &str) -> Result<Vec<TicketRow>, DbError>;
+    /// Every ticket of an incident, across notifiers.
+    async fn tickets_for_incident(&self, incident_id: i64) -> Result<Vec<TicketRow>, DbError>;
+
+    /// Appends to the audit log; returns the entry's id.
+    async fn record_audit(&self, entry: &AuditEntry) -> Result<i64, DbError>;
+    /// Audit entries, newest first; of one incident when `incident_id` is set.
+    async fn audit_log(
+        &self,
+        incident_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, DbError>;
+
+    /// Records how an incident ended; returns the outcome's id.
+    async fn record_outcome(&self, outcome: &OutcomeRow) -> Result<i64, DbError>;
+    async fn outcomes(&self, incident_id: i64) -> Result<Vec<OutcomeRow>, DbError>;
+
+    /// Adds a silence; returns its id.
+    async fn add_silence(&self, silence: &SilenceRow) -> Result<i64, DbError>;
+    /// Silences with `until_ms > now_ms`, for one host or all.
+    async fn active_silences(
+        &self,
+        host_id: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Vec<SilenceRow>, DbError>;
+}
+
+/// Column tuples of the ticket tables, shared by both backends' queries.
+pub(crate) type TicketTuple = (String, String, i64, String, String, i64, i64);
+pub(crate) type AuditTuple = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    String,
+);
+pub(crate) type OutcomeTuple = (i64, i64, String, String, String, i64);
+pub(crate) type SilenceTuple = (i64, String, Option<String>, i64, String, i64);
+
+pub(crate) const TICKET_COLUMNS: &str =
+    "notifier, fingerprint, incident_id, ticket_id, status, created_ms, updated_ms";
+pub(crate) const AUDIT_COLUMNS: &str =
+    "id, at_ms, actor, source, action, incident_id, ticket_id, detail";
+pub(crate) const OUTCOME_COLUMNS: &str = "id, incident_id, source, code, note, at_ms";
+pub(crate) const SILENCE_COLUMNS: &str = "id, host_id, component, until_ms, reason, created_ms";
+
+pub(crate) fn ticket_row(t: TicketTuple) -> TicketRow {
+    TicketRow {
+        notifier: t.0,
+        fingerprint: t.1,
+        incident_id: t.2,
+        ticket_id: t.3,
+        status: t.4,
+        created_ms: t.5,
+        updated_ms: t.6,
+    }
+}
+
+pub(crate) fn audit_row(t: AuditTuple) -> AuditEntry {
+    AuditEntry {
+        id: t.0,
+        at_ms: t.1,
+        actor: t.2,
+        source: t.3,
+        action: t.4,
+        incident_id: t.5,
+        ticket_id: t.6,
+        detail: t.7,
+    }
+}
+
+pub(crate) fn outcome_row(t: OutcomeTuple) -> OutcomeRow {
+    OutcomeRow {
+        id: t.0,
+        incident_id: t.1,
+        source: t.2,
+        code: t.3,
+        note: t.4,
+        at_ms: t.5,
+    }
+}
+
+pub(crate) fn silence_row(t: SilenceTuple) -> SilenceRow {
+    SilenceRow {
+        id: t.0,
+        host_id: t.1,
+        component: t.2,
+        until_ms: t.3,
+        reason: t.4,
+        created_ms: t.5,
+    }
 }
 
 /// Opens the store named by `url`: `sqlite://path` (or a bare path) or `postgres://…`.

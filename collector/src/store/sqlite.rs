@@ -12,6 +12,11 @@ use super::rows::{
     HostRecord, IncidentRecord, InventoryRecord, InventoryState, OutboxRecord,
 };
 use super::{
+    audit_row, outcome_row, silence_row, ticket_row, AuditEntry, AuditTuple, OutcomeRow,
+    OutcomeTuple, SilenceRow, SilenceTuple, TicketRow, TicketTuple, AUDIT_COLUMNS, OUTCOME_COLUMNS,
+    SILENCE_COLUMNS, TICKET_COLUMNS,
+};
+use super::{
     AppendOutcome, BatchFilter, DbError, EventRow, HostRow, IncidentChange, IncidentRow, NewOutbox,
     OutboxRow, Store,
 };
@@ -537,7 +542,7 @@ impl Store for SqliteStore {
             let inserted = sqlx::query(
                 "INSERT INTO outbox (incident_id, notifier, action, idempotency_key, payload, \
                      attempts, next_attempt_ms, created_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6) ON CONFLICT (idempotency_key) DO NOTHING",
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6) ON CONFLICT (notifier, idempotency_key) DO NOTHING",
             )
             .bind(incident.id)
             .bind(&note.notifier)
@@ -632,6 +637,184 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await?;
         convert(records)
+    }
+
+    async fn incident(&self, id: i64) -> Result<Option<IncidentRow>, DbError> {
+        let record: Option<IncidentRecord> = sqlx::query_as(&format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?;
+        record.map(IncidentRow::try_from).transpose()
+    }
+
+    async fn ticket(
+        &self,
+        notifier: &str,
+        fingerprint: &str,
+    ) -> Result<Option<TicketRow>, DbError> {
+        let found: Option<TicketTuple> = sqlx::query_as(&format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE notifier = ? AND fingerprint = ?"
+        ))
+        .bind(notifier)
+        .bind(fingerprint)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(found.map(ticket_row))
+    }
+
+    async fn save_ticket(&self, t: &TicketRow) -> Result<(), DbError> {
+        sqlx::query(&format!(
+            "INSERT INTO tickets ({TICKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (notifier, fingerprint) DO UPDATE SET incident_id = excluded.incident_id, \
+             ticket_id = excluded.ticket_id, status = excluded.status, updated_ms = excluded.updated_ms"
+        ))
+        .bind(&t.notifier)
+        .bind(&t.fingerprint)
+        .bind(t.incident_id)
+        .bind(&t.ticket_id)
+        .bind(&t.status)
+        .bind(t.created_ms)
+        .bind(t.updated_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn active_tickets(&self, notifier: &str) -> Result<Vec<TicketRow>, DbError> {
+        let rows: Vec<TicketTuple> = sqlx::query_as(&format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE notifier = ? \
+             AND status IN ('open', 'acknowledged') ORDER BY created_ms, fingerprint"
+        ))
+        .bind(notifier)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.into_iter().map(ticket_row).collect())
+    }
+
+    async fn tickets_for_incident(&self, incident_id: i64) -> Result<Vec<TicketRow>, DbError> {
+        let rows: Vec<TicketTuple> = sqlx::query_as(&format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE incident_id = ? \
+             ORDER BY notifier, fingerprint"
+        ))
+        .bind(incident_id)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.into_iter().map(ticket_row).collect())
+    }
+
+    async fn record_audit(&self, e: &AuditEntry) -> Result<i64, DbError> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO audit_log (at_ms, actor, source, action, incident_id, ticket_id, detail) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(e.at_ms)
+        .bind(&e.actor)
+        .bind(&e.source)
+        .bind(&e.action)
+        .bind(e.incident_id)
+        .bind(&e.ticket_id)
+        .bind(&e.detail)
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(id)
+    }
+
+    async fn audit_log(
+        &self,
+        incident_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, DbError> {
+        let rows: Vec<AuditTuple> = match incident_id {
+            Some(incident_id) => {
+                sqlx::query_as(&format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE incident_id = ? \
+                 ORDER BY id DESC LIMIT ?"
+                ))
+                .bind(incident_id)
+                .bind(clamp_limit(limit))
+                .fetch_all(&self.reader)
+                .await?
+            }
+            None => {
+                sqlx::query_as(&format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY id DESC LIMIT ?"
+                ))
+                .bind(clamp_limit(limit))
+                .fetch_all(&self.reader)
+                .await?
+            }
+        };
+        Ok(rows.into_iter().map(audit_row).collect())
+    }
+
+    async fn record_outcome(&self, o: &OutcomeRow) -> Result<i64, DbError> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO outcomes (incident_id, source, code, note, at_ms) \
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(o.incident_id)
+        .bind(&o.source)
+        .bind(&o.code)
+        .bind(&o.note)
+        .bind(o.at_ms)
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(id)
+    }
+
+    async fn outcomes(&self, incident_id: i64) -> Result<Vec<OutcomeRow>, DbError> {
+        let rows: Vec<OutcomeTuple> = sqlx::query_as(&format!(
+            "SELECT {OUTCOME_COLUMNS} FROM outcomes WHERE incident_id = ? ORDER BY id"
+        ))
+        .bind(incident_id)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.into_iter().map(outcome_row).collect())
+    }
+
+    async fn add_silence(&self, s: &SilenceRow) -> Result<i64, DbError> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO silences (host_id, component, until_ms, reason, created_ms) \
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&s.host_id)
+        .bind(&s.component)
+        .bind(s.until_ms)
+        .bind(&s.reason)
+        .bind(s.created_ms)
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(id)
+    }
+
+    async fn active_silences(
+        &self,
+        host_id: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Vec<SilenceRow>, DbError> {
+        let rows: Vec<SilenceTuple> = match host_id {
+            Some(host_id) => {
+                sqlx::query_as(&format!(
+                    "SELECT {SILENCE_COLUMNS} FROM silences WHERE host_id = ? AND until_ms > ? \
+                 ORDER BY id"
+                ))
+                .bind(host_id)
+                .bind(now_ms)
+                .fetch_all(&self.reader)
+                .await?
+            }
+            None => {
+                sqlx::query_as(&format!(
+                    "SELECT {SILENCE_COLUMNS} FROM silences WHERE until_ms > ? ORDER BY id"
+                ))
+                .bind(now_ms)
+                .fetch_all(&self.reader)
+                .await?
+            }
+        };
+        Ok(rows.into_iter().map(silence_row).collect())
     }
 }
 

@@ -3,7 +3,7 @@
 //! collector restart; permanent failure on 400; `host_silent` on a stopped host.
 
 use crate::{batch, eventually, now_ms, series, test_config, webhook, Delivery, Receiver, Server};
-use harbinger_collector::config::{NotifierConfig, Secret};
+use harbinger_collector::config::{NotifierKind, Secret};
 use harbinger_shared::Batch;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -58,7 +58,9 @@ async fn filling_filesystem_opens_updates_and_resolves_one_incident() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = test_config(dir.path());
     let mut desk = webhook("desk", &receiver.url);
-    let NotifierConfig::Webhook(hook) = &mut desk;
+    let NotifierKind::Webhook(hook) = &mut desk.kind else {
+        panic!("webhook() builds a webhook");
+    };
     hook.headers
         .insert("Authorization".into(), Secret::new("Bearer s3cret"));
     config.notifiers.push(desk);

@@ -4,17 +4,21 @@
 //! One binary, one module per area; the helpers below start and stop servers, build
 //! batches, and run a tiny webhook receiver that records what it is sent.
 
+mod agent_delivery;
 mod e2e;
 mod incidents;
 mod ingest;
 mod pg;
 mod query;
+mod rt;
+mod tickets_outbox;
+mod tickets_store;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use harbinger_collector::config::{CollectorConfig, NotifierConfig, WebhookConfig};
+use harbinger_collector::config::{CollectorConfig, NotifierConfig, NotifierKind, WebhookConfig};
 use harbinger_collector::duration::HumanDuration;
 use harbinger_collector::LaunchError;
 use harbinger_shared::{AgentIdentity, Batch, Event, Point, Series, PROTOCOL_VERSION};
@@ -60,12 +64,15 @@ pub fn test_config(dir: &Path) -> CollectorConfig {
 
 /// A webhook notifier named `name` posting to `url`.
 pub fn webhook(name: &str, url: &str) -> NotifierConfig {
-    NotifierConfig::Webhook(WebhookConfig {
+    NotifierConfig {
         name: name.into(),
-        url: url.into(),
-        headers: BTreeMap::new(),
         timeout: HumanDuration::from_secs(2),
-    })
+        rate_limit_per_minute: None,
+        kind: NotifierKind::Webhook(WebhookConfig {
+            url: url.into(),
+            headers: BTreeMap::new(),
+        }),
+    }
 }
 
 impl Server {
