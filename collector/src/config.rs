@@ -52,8 +52,15 @@ pub struct CollectorConfig {
     pub public_url: Option<String>,
     pub ingest: IngestConfig,
     pub detectors: DetectorsConfig,
+    /// The analysis engine: its rule pack and how often its state is snapshotted.
+    pub analysis: AnalysisConfig,
     pub notifiers: Vec<NotifierConfig>,
+    /// Which incidents go to which notifiers (see `crate::routing`); empty sends every
+    /// incident to every notifier.
+    pub routes: Vec<RouteConfig>,
     pub outbox: OutboxConfig,
+    /// Compaction, rollups and retention per tier.
+    pub storage: StorageConfig,
 }
 
 impl Default for CollectorConfig {
@@ -65,9 +72,80 @@ impl Default for CollectorConfig {
             public_url: None,
             ingest: IngestConfig::default(),
             detectors: DetectorsConfig::default(),
+            analysis: AnalysisConfig::default(),
             notifiers: Vec::new(),
+            routes: Vec::new(),
             outbox: OutboxConfig::default(),
+            storage: StorageConfig::default(),
         }
+    }
+}
+
+/// Compaction of the batch log into chunks and rollups, and retention per tier.
+///
+/// Windows are compacted once they are older than `ingest.hot_window` (the batch log
+/// is what rebuilds the hot cache at start-up, so it must still hold that window).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// How long raw samples (the chunk tier) are kept.
+    pub raw_retention: HumanDuration,
+    /// How long 5-minute rollups are kept.
+    pub rollup_5m_retention: HumanDuration,
+    /// How long hourly rollups are kept.
+    pub rollup_1h_retention: HumanDuration,
+    /// How often the compactor looks for closed windows (and applies retention).
+    pub compact_interval: HumanDuration,
+    /// Batches per compaction transaction: bounds how long one holds the writer.
+    pub compact_batches: i64,
+    /// How long a compacted batch's key is kept to recognise a replay as a duplicate.
+    pub dedup_window: HumanDuration,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            raw_retention: HumanDuration::from_secs(30 * 86_400),
+            rollup_5m_retention: HumanDuration::from_secs(365 * 86_400),
+            rollup_1h_retention: HumanDuration::from_secs(5 * 365 * 86_400),
+            compact_interval: HumanDuration::from_secs(60),
+            compact_batches: 512,
+            dedup_window: HumanDuration::from_secs(7 * 86_400),
+        }
+    }
+}
+
+impl StorageConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let day = std::time::Duration::from_secs(86_400);
+        if self.raw_retention.as_duration() < day {
+            return Err(invalid("storage.raw_retention", "must be at least 1d"));
+        }
+        if self.rollup_5m_retention < self.raw_retention {
+            return Err(invalid(
+                "storage.rollup_5m_retention",
+                "must be at least storage.raw_retention",
+            ));
+        }
+        if self.rollup_1h_retention < self.rollup_5m_retention {
+            return Err(invalid(
+                "storage.rollup_1h_retention",
+                "must be at least storage.rollup_5m_retention",
+            ));
+        }
+        if self.compact_interval.as_duration() < std::time::Duration::from_millis(10) {
+            return Err(invalid("storage.compact_interval", "must be at least 10ms"));
+        }
+        if !(1..=100_000).contains(&self.compact_batches) {
+            return Err(invalid(
+                "storage.compact_batches",
+                "must be between 1 and 100000",
+            ));
+        }
+        if self.dedup_window.as_duration().is_zero() {
+            return Err(invalid("storage.dedup_window", "must be more than 0s"));
+        }
+        Ok(())
     }
 }
 
@@ -147,6 +225,14 @@ pub enum NotifierKind {
     /// Request Tracker 5 through its REST2 API.
     #[serde(alias = "rt")]
     RequestTracker(RtConfig),
+    /// PagerDuty Events API v2.
+    #[serde(rename = "pagerduty")]
+    PagerDuty(PagerDutyConfig),
+    /// ServiceNow incidents through the Table API.
+    #[serde(rename = "servicenow")]
+    ServiceNow(ServiceNowConfig),
+    /// Jira Cloud REST v3 (also Jira Service Management projects).
+    Jira(JiraConfig),
 }
 
 impl NotifierConfig {
@@ -159,6 +245,9 @@ impl NotifierConfig {
         match self.kind {
             NotifierKind::Webhook(_) => "webhook",
             NotifierKind::RequestTracker(_) => "request_tracker",
+            NotifierKind::PagerDuty(_) => "pagerduty",
+            NotifierKind::ServiceNow(_) => "servicenow",
+            NotifierKind::Jira(_) => "jira",
         }
     }
 
@@ -175,6 +264,9 @@ impl NotifierConfig {
         match &self.kind {
             NotifierKind::Webhook(w) => w.validate(key),
             NotifierKind::RequestTracker(rt) => rt.validate(key),
+            NotifierKind::PagerDuty(pd) => pd.validate(key),
+            NotifierKind::ServiceNow(sn) => sn.validate(key),
+            NotifierKind::Jira(jira) => jira.validate(key),
         }
     }
 }
@@ -187,6 +279,196 @@ pub struct WebhookConfig {
     /// Extra request headers, typically `Authorization`. Values are secrets.
     #[serde(default)]
     pub headers: BTreeMap<String, Secret>,
+    /// The body: Harbinger's own notification JSON, Alertmanager's v4 webhook JSON (so
+    /// existing Alertmanager bridges work unchanged), or a minijinja template.
+    #[serde(default)]
+    pub format: WebhookFormat,
+    /// The minijinja template of the body when `format = "template"`.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// `Content-Type` of a templated body.
+    #[serde(default = "default_template_content_type")]
+    pub content_type: String,
+    /// When set, every request carries `X-Harbinger-Timestamp` and
+    /// `X-Harbinger-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
+    #[serde(default)]
+    pub hmac_secret: Option<Secret>,
+}
+
+/// The body format of a generic webhook.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    #[default]
+    Harbinger,
+    Alertmanager,
+    Template,
+}
+
+fn default_template_content_type() -> String {
+    "application/json".to_owned()
+}
+
+/// PagerDuty Events API v2: one alert per incident occurrence, keyed by `dedup_key`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutyConfig {
+    /// The enqueue endpoint; the EU service region is `https://events.eu.pagerduty.com/v2/enqueue`.
+    #[serde(default = "default_pagerduty_url")]
+    pub url: String,
+    /// The integration key of an "Events API v2" integration (the only credential).
+    pub routing_key: Secret,
+    /// Host label whose value becomes `payload.group` (e.g. the rack).
+    #[serde(default = "default_group_label")]
+    pub group_label: String,
+}
+
+fn default_pagerduty_url() -> String {
+    "https://events.pagerduty.com/v2/enqueue".to_owned()
+}
+
+fn default_group_label() -> String {
+    "rack".to_owned()
+}
+
+/// ServiceNow incidents through the Table API, with optional two-way sync by polling.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceNowConfig {
+    /// The instance base, e.g. `https://acme.service-now.com`.
+    pub url: String,
+    /// Basic auth user (an integration user with the `itil` role); or use `token`.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// An OAuth bearer token, instead of `username`/`password`.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// The table incidents are written to.
+    #[serde(default = "default_servicenow_table")]
+    pub table: String,
+    /// `assignment_group` (a group name or sys_id).
+    #[serde(default)]
+    pub assignment_group: Option<String>,
+    /// `caller_id` (a user name or sys_id); often mandatory by instance policy.
+    #[serde(default)]
+    pub caller: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    /// The `state` value that means resolved (6 in the Helsinki+ state model).
+    #[serde(default = "default_servicenow_resolve_state")]
+    pub resolve_state: String,
+    /// `close_code` on resolve; choices vary by release and customisation.
+    #[serde(default = "default_servicenow_close_code")]
+    pub close_code: String,
+    /// Text before the resolution reason in `close_notes`.
+    #[serde(default = "default_servicenow_close_notes")]
+    pub close_notes: String,
+    /// Close codes a person uses for "won't fix": the component is silenced.
+    #[serde(default = "default_servicenow_wont_fix_codes")]
+    pub wont_fix_close_codes: Vec<String>,
+    /// How often open incidents are polled for changes made by people; unset disables
+    /// the two-way sync.
+    #[serde(default)]
+    pub sync_interval: Option<HumanDuration>,
+    /// How long a component stays silenced after "won't fix" or a canceled incident.
+    #[serde(default = "default_wont_fix_silence")]
+    pub wont_fix_silence: HumanDuration,
+}
+
+fn default_servicenow_table() -> String {
+    "incident".to_owned()
+}
+
+fn default_servicenow_resolve_state() -> String {
+    "6".to_owned()
+}
+
+fn default_servicenow_close_code() -> String {
+    "Solution provided".to_owned()
+}
+
+fn default_servicenow_close_notes() -> String {
+    "Resolved by Harbinger:".to_owned()
+}
+
+fn default_servicenow_wont_fix_codes() -> Vec<String> {
+    vec![
+        "Not Solved (Not Reproducible)".to_owned(),
+        "No resolution provided".to_owned(),
+    ]
+}
+
+/// Jira Cloud REST v3 issues (also Jira Service Management projects).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JiraConfig {
+    /// The site, e.g. `https://acme.atlassian.net`.
+    pub url: String,
+    /// Basic auth e-mail with `api_token`; or `bearer_token` alone.
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub api_token: Option<Secret>,
+    #[serde(default)]
+    pub bearer_token: Option<Secret>,
+    /// The project key, e.g. `OPS`.
+    pub project: String,
+    #[serde(default = "default_jira_issue_type")]
+    pub issue_type: String,
+    /// Labels put on every issue besides the fingerprint.
+    #[serde(default = "default_jira_labels")]
+    pub labels: Vec<String>,
+    /// Severity → priority name; unset severities leave the project default.
+    #[serde(default)]
+    pub priorities: BTreeMap<String, String>,
+    /// Comments are internal (agent-only) in a Jira Service Management project.
+    #[serde(default)]
+    pub internal_comments: bool,
+    /// A resolution to set with the done transition (only if its screen has the field).
+    #[serde(default)]
+    pub resolution: Option<String>,
+}
+
+fn default_jira_issue_type() -> String {
+    "Task".to_owned()
+}
+
+fn default_jira_labels() -> Vec<String> {
+    vec!["harbinger".to_owned()]
+}
+
+/// One node of the routing tree (see `crate::routing`). Matchers are ANDed; each lists
+/// accepted values (ORed). A route without matchers matches everything.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouteConfig {
+    /// Shown in logs and used by `notify-test <route>`; defaults to its position.
+    pub name: Option<String>,
+    /// Incident severities this route takes (`info`, `warning`, `error`, `critical`).
+    pub severity: Vec<String>,
+    /// Component kinds (`disk`, `memory`, `filesystem`, …); `host` for incidents without one.
+    pub component_kind: Vec<String>,
+    /// Host labels that must have one of the listed values.
+    pub labels: BTreeMap<String, Vec<String>>,
+    /// Notifiers of this route; empty inherits the parent's.
+    pub notifiers: Vec<String>,
+    /// Keep evaluating the following sibling routes after this one matched.
+    #[serde(rename = "continue")]
+    pub continue_matching: bool,
+    /// Host labels whose equal values make incidents share one ticket (e.g. `rack`).
+    pub group_by: Option<Vec<String>>,
+    /// Re-notify an open incident when nothing changed for this long (event time).
+    pub repeat_interval: Option<HumanDuration>,
+    /// Raise the severity of an incident open longer than this (event time).
+    pub escalate_after: Option<HumanDuration>,
+    /// Raise the severity when the incident's group reaches this many open incidents.
+    pub escalate_group_size: Option<usize>,
+    /// The severity escalation raises to.
+    pub escalate_to: Option<String>,
+    /// Child routes; the deepest match decides, the parent applies when none matches.
+    pub routes: Vec<RouteConfig>,
 }
 
 /// Request Tracker 5 (REST2): one ticket per incident in `queue`, found again after a
@@ -383,7 +665,9 @@ impl CollectorConfig {
         }
         self.ingest.validate()?;
         self.detectors.validate()?;
+        self.analysis.validate()?;
         self.outbox.validate()?;
+        self.storage.validate()?;
         let mut names = std::collections::BTreeSet::new();
         for (index, notifier) in self.notifiers.iter().enumerate() {
             let key = format!("notifiers[{index}]");
@@ -397,6 +681,29 @@ impl CollectorConfig {
                 ));
             }
             notifier.validate(&key)?;
+        }
+        let known: Vec<&str> = self.notifiers.iter().map(NotifierConfig::name).collect();
+        let mut route_names = std::collections::BTreeSet::new();
+        for (index, route) in self.routes.iter().enumerate() {
+            let key = format!("routes[{index}]");
+            route.validate(&key, &known)?;
+            if let Some(name) = &route.name {
+                if !route_names.insert(name.as_str()) {
+                    return Err(invalid(
+                        format!("{key}.name"),
+                        format!("{name:?} is used by another route"),
+                    ));
+                }
+            }
+        }
+        // Nothing may fall through the tree unnoticed: the last route is the default.
+        if let Some(last) = self.routes.last() {
+            if last.has_matchers() {
+                return Err(invalid(
+                    format!("routes[{}]", self.routes.len() - 1),
+                    "the last route is the default route and must have no matchers",
+                ));
+            }
         }
         Ok(())
     }
@@ -424,6 +731,40 @@ impl IngestConfig {
                 "ingest.hot_window",
                 "must not exceed ingest.history_horizon",
             ));
+        }
+        Ok(())
+    }
+}
+
+/// The analysis engine (`harbinger-engine`) inside the collector.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalysisConfig {
+    /// A rule-pack override file (same shape as the engine's default pack; rules merge by
+    /// `id`). Every key it changes is written to the audit log at start-up.
+    pub rules: Option<PathBuf>,
+    /// How often the engine's state is snapshotted to the store (also on shutdown).
+    pub snapshot_every: HumanDuration,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        Self {
+            rules: None,
+            snapshot_every: HumanDuration::from_secs(300),
+        }
+    }
+}
+
+impl AnalysisConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(path) = &self.rules {
+            if path.as_os_str().is_empty() {
+                return Err(invalid("analysis.rules", "must not be empty when set"));
+            }
+        }
+        if self.snapshot_every.as_duration() < std::time::Duration::from_secs(1) {
+            return Err(invalid("analysis.snapshot_every", "must be at least 1s"));
         }
         Ok(())
     }
@@ -498,6 +839,41 @@ impl WebhookConfig {
                 ));
             }
         }
+        match (self.format, &self.template) {
+            (WebhookFormat::Template, None) => {
+                return Err(invalid(
+                    format!("{key}.template"),
+                    "must be set when format = \"template\"",
+                ))
+            }
+            (WebhookFormat::Template, Some(template)) => {
+                crate::notify::template::compile(template)
+                    .map_err(|e| invalid(format!("{key}.template"), e))?;
+            }
+            (_, Some(_)) => {
+                return Err(invalid(
+                    format!("{key}.template"),
+                    "is only used with format = \"template\"",
+                ))
+            }
+            (_, None) => {}
+        }
+        if reqwest::header::HeaderValue::from_str(&self.content_type).is_err() {
+            return Err(invalid(
+                format!("{key}.content_type"),
+                "is not a valid header value",
+            ));
+        }
+        if self
+            .hmac_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().is_empty())
+        {
+            return Err(invalid(
+                format!("{key}.hmac_secret"),
+                "must not be empty when set",
+            ));
+        }
         Ok(())
     }
 }
@@ -523,6 +899,164 @@ impl RtConfig {
                     "must be at least 100ms",
                 ));
             }
+        }
+        Ok(())
+    }
+}
+
+impl PagerDutyConfig {
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        http_url(key, "url", &self.url)?;
+        if self.routing_key.expose().trim().is_empty() {
+            return Err(invalid(format!("{key}.routing_key"), "must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+impl ServiceNowConfig {
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        http_url(key, "url", &self.url)?;
+        match (&self.username, &self.password, &self.token) {
+            (Some(user), Some(_), None) if !user.trim().is_empty() => {}
+            (None, None, Some(token)) if !token.expose().trim().is_empty() => {}
+            _ => {
+                return Err(invalid(
+                    format!("{key}.username"),
+                    "set either username and password, or token",
+                ))
+            }
+        }
+        for (field, value) in [
+            ("table", &self.table),
+            ("resolve_state", &self.resolve_state),
+            ("close_code", &self.close_code),
+        ] {
+            if value.trim().is_empty() {
+                return Err(invalid(format!("{key}.{field}"), "must not be empty"));
+            }
+        }
+        if !self
+            .table
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(invalid(
+                format!("{key}.table"),
+                "must be a table name like incident",
+            ));
+        }
+        if let Some(interval) = self.sync_interval {
+            if interval.as_duration() < std::time::Duration::from_millis(100) {
+                return Err(invalid(
+                    format!("{key}.sync_interval"),
+                    "must be at least 100ms",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl JiraConfig {
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        http_url(key, "url", &self.url)?;
+        match (&self.email, &self.api_token, &self.bearer_token) {
+            (Some(email), Some(_), None) if !email.trim().is_empty() => {}
+            (None, None, Some(token)) if !token.expose().trim().is_empty() => {}
+            _ => {
+                return Err(invalid(
+                    format!("{key}.email"),
+                    "set either email and api_token, or bearer_token",
+                ))
+            }
+        }
+        if self.project.trim().is_empty() || self.project.contains('"') {
+            return Err(invalid(
+                format!("{key}.project"),
+                "must be a project key like OPS",
+            ));
+        }
+        if self.issue_type.trim().is_empty() {
+            return Err(invalid(format!("{key}.issue_type"), "must not be empty"));
+        }
+        // Jira labels cannot contain spaces.
+        if let Some(bad) = self
+            .labels
+            .iter()
+            .find(|l| l.is_empty() || l.contains(char::is_whitespace))
+        {
+            return Err(invalid(
+                format!("{key}.labels"),
+                format!("{bad:?} is not a label (no spaces)"),
+            ));
+        }
+        for severity in self.priorities.keys() {
+            if !SEVERITIES.contains(&severity.as_str()) {
+                return Err(invalid(
+                    format!("{key}.priorities.{severity}"),
+                    format!("is not a severity ({})", SEVERITIES.join(", ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Incident severities, lowest first.
+pub const SEVERITIES: &[&str] = &["info", "warning", "error", "critical"];
+
+impl RouteConfig {
+    fn has_matchers(&self) -> bool {
+        !self.severity.is_empty() || !self.component_kind.is_empty() || !self.labels.is_empty()
+    }
+
+    fn validate(&self, key: &str, notifiers: &[&str]) -> Result<(), ConfigError> {
+        for severity in self.severity.iter().chain(self.escalate_to.iter()) {
+            if !SEVERITIES.contains(&severity.as_str()) {
+                let field = if self.escalate_to.as_ref() == Some(severity) {
+                    "escalate_to"
+                } else {
+                    "severity"
+                };
+                return Err(invalid(
+                    format!("{key}.{field}"),
+                    format!("{severity:?} is not a severity ({})", SEVERITIES.join(", ")),
+                ));
+            }
+        }
+        for name in &self.notifiers {
+            if !notifiers.contains(&name.as_str()) {
+                return Err(invalid(
+                    format!("{key}.notifiers"),
+                    format!("{name:?} is not a configured notifier"),
+                ));
+            }
+        }
+        if (self.escalate_after.is_some() || self.escalate_group_size.is_some())
+            && self.escalate_to.is_none()
+        {
+            return Err(invalid(
+                format!("{key}.escalate_to"),
+                "must be set when escalation is",
+            ));
+        }
+        if self.escalate_group_size == Some(0) {
+            return Err(invalid(
+                format!("{key}.escalate_group_size"),
+                "must be at least 1",
+            ));
+        }
+        for (field, value) in [
+            ("repeat_interval", self.repeat_interval),
+            ("escalate_after", self.escalate_after),
+        ] {
+            if value.is_some_and(|d| d.as_duration().is_zero()) {
+                return Err(invalid(format!("{key}.{field}"), "must be more than 0s"));
+            }
+        }
+        for (index, child) in self.routes.iter().enumerate() {
+            child.validate(&format!("{key}.routes[{index}]"), notifiers)?;
         }
         Ok(())
     }

@@ -37,11 +37,15 @@ macro_rules! web_file {
 const FILES: &[WebFile] = &[
     web_file!("index.html"),
     web_file!("host.html"),
+    web_file!("firmware.html"),
     web_file!("assets/app.css"),
     web_file!("assets/app.js"),
     web_file!("assets/charts.js"),
     web_file!("assets/fleet.js"),
     web_file!("assets/host.js"),
+    web_file!("assets/hardware.js"),
+    web_file!("assets/host-hardware.js"),
+    web_file!("assets/firmware.js"),
     web_file!("assets/favicon.svg"),
     web_file!("assets/vendor/uplot/uPlot.iife.min.js"),
     web_file!("assets/vendor/uplot/uPlot.min.css"),
@@ -76,13 +80,14 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The dashboard's routes: `/`, `/index.html`, `/host.html` and `/assets/*`.
+/// The dashboard's routes: `/`, `/index.html`, `/host.html`, `/firmware.html` and `/assets/*`.
 /// Stateless, so it merges into the collector's router whatever its state type.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(index_page))
         .route("/index.html", get(index_page))
         .route("/host.html", get(host_page))
+        .route("/firmware.html", get(firmware_page))
         .route("/assets/{*path}", get(asset))
 }
 
@@ -92,6 +97,10 @@ async fn index_page(headers: HeaderMap) -> Response {
 
 async fn host_page(headers: HeaderMap) -> Response {
     serve("host.html", &headers)
+}
+
+async fn firmware_page(headers: HeaderMap) -> Response {
+    serve("firmware.html", &headers)
 }
 
 async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
@@ -268,6 +277,8 @@ mod tests {
             ("/index.html", "index.html"),
             ("/host.html", "host.html"),
             ("/host.html?id=abc&range=6h", "host.html"),
+            ("/firmware.html", "firmware.html"),
+            ("/firmware.html?kind=bmc", "firmware.html"),
         ] {
             let answer = get(uri).await;
             assert_eq!(answer.status, StatusCode::OK, "{uri}");
@@ -296,7 +307,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_asset_referenced_by_a_page_is_served() {
-        for page in ["index.html", "host.html"] {
+        for page in ["index.html", "host.html", "firmware.html"] {
             let html = read_page(page);
             let refs = references(&html);
             assert!(

@@ -145,6 +145,24 @@ impl HotCache {
         out
     }
 
+    /// The newest point of every series of the host whose metric name starts with
+    /// `prefix`, sorted by series key. Only series with a point at or after
+    /// `complete_from_ms()` are known here: one that stopped reporting before the
+    /// window is, for a "current state" view, rightly gone.
+    pub fn latest(&self, host_id: &str, prefix: &str) -> Vec<(SeriesKey, Point)> {
+        let inner = self.read();
+        let Some(series) = inner.hosts.get(host_id) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(SeriesKey, Point)> = series
+            .iter()
+            .filter(|(key, _)| key.metric.starts_with(prefix))
+            .filter_map(|(key, points)| points.back().map(|last| (key.clone(), *last)))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
     /// `(series, points)` held, for `/metrics`.
     pub fn stats(&self) -> (usize, usize) {
         let inner = self.read();
@@ -230,6 +248,27 @@ mod tests {
         };
         assert_eq!(cache.range("h", &by_metric, 0, 10).len(), 2);
         assert!(cache.range("nobody", &by_metric, 0, 10).is_empty());
+    }
+
+    #[test]
+    fn latest_is_the_newest_point_of_each_series_matching_the_prefix() {
+        let cache = HotCache::new(10_000, 10_000);
+        cache.insert(&batch(1, "smartctl_a", "x", &[(5, 1.0), (9, 2.0)]));
+        // An older batch arriving late must not replace the newest point.
+        cache.insert(&batch(2, "smartctl_a", "x", &[(7, 3.0)]));
+        cache.insert(&batch(3, "smartctl_b", "y", &[(4, 4.0)]));
+        cache.insert(&batch(4, "node_load1", "x", &[(9, 5.0)]));
+        let found: Vec<(String, i64, f64)> = cache
+            .latest("h", "smartctl_")
+            .into_iter()
+            .map(|(key, p)| (key.metric, p.ts, p.value))
+            .collect();
+        assert_eq!(
+            found,
+            vec![("smartctl_a".into(), 9, 2.0), ("smartctl_b".into(), 4, 4.0)]
+        );
+        assert!(cache.latest("nobody", "smartctl_").is_empty());
+        assert!(cache.latest("h", "ipmi_").is_empty());
     }
 
     #[test]

@@ -154,6 +154,160 @@ pub fn plan(
     })
 }
 
+/// Kind of incidents opened by the analysis engine for a component's health case.
+pub const KIND_HEALTH: &str = "health";
+/// Kind of incidents the engine opens for a place (rack, PDU, site): many hosts at once.
+pub const KIND_TOPOLOGY: &str = "topology";
+
+/// Decides what an engine [`Transition`](harbinger_engine::Transition) changes. The
+/// engine already decided open / update / resolve (with its hysteresis), so this maps
+/// it onto the stored incident: an update or resolve of an incident the store does not
+/// have open is dropped, an open of one it already has becomes an update. The engine's
+/// explanation goes into `details`, so tickets and the dashboard show it.
+pub fn plan_transition(
+    t: &harbinger_engine::Transition,
+    open: Option<&IncidentRow>,
+    host: &HostInfo,
+    notifiers: &[String],
+) -> Option<Plan> {
+    use harbinger_engine::Action as EngineAction;
+    // The engine orders its own transitions, so none is stale; but a liveness tick
+    // judges at wall-clock time, which can be later than backfilled event time, and an
+    // incident's history must not run backwards.
+    let at_ms = open.map_or(t.at_ms, |o| t.at_ms.max(o.updated_at_ms));
+    let details = transition_details(t);
+    let severity = t.severity.as_str();
+    let (action, snapshot, change) = match (t.action, open) {
+        (EngineAction::Open | EngineAction::Update, None) => {
+            if t.action == EngineAction::Update {
+                // The store lost track (e.g. closed by a person): the engine still sees
+                // the problem, so it is opened again rather than silently dropped.
+                tracing::debug!(key = %t.dedup_key, "engine update without open incident: opening");
+            }
+            let (kind, component) = transition_kind(t);
+            let change = IncidentChange::Open(NewIncident {
+                dedup_key: t.dedup_key.clone(),
+                host_id: host.host_id.clone(),
+                kind: kind.to_owned(),
+                component: component.clone(),
+                severity: severity.to_owned(),
+                title: t.title.clone(),
+                details: details.clone(),
+                at_ms: t.at_ms,
+            });
+            let snapshot = Snapshot {
+                dedup_key: &t.dedup_key,
+                host_id: &host.host_id,
+                kind,
+                component: None,
+                severity,
+                status: "open",
+                title: &t.title,
+                details,
+                opened_at_ms: t.at_ms,
+                updated_at_ms: t.at_ms,
+                resolved_at_ms: None,
+            };
+            let notifications = notifiers
+                .iter()
+                .map(|n| {
+                    notification(
+                        n,
+                        Action::Open,
+                        &Snapshot {
+                            component: component.as_deref(),
+                            ..snapshot.clone()
+                        },
+                        host,
+                    )
+                })
+                .collect();
+            return Some(Plan {
+                action: Action::Open,
+                change,
+                notifications,
+            });
+        }
+        (EngineAction::Open | EngineAction::Update, Some(open)) => {
+            let change = IncidentChange::Update {
+                id: open.id,
+                severity: severity.to_owned(),
+                title: t.title.clone(),
+                details: details.clone(),
+                at_ms,
+            };
+            let snapshot = Snapshot {
+                severity,
+                title: &t.title,
+                details,
+                updated_at_ms: at_ms,
+                ..Snapshot::of(open)
+            };
+            (Action::Update, snapshot, change)
+        }
+        (EngineAction::Resolve, Some(open)) => {
+            let change = IncidentChange::Resolve {
+                id: open.id,
+                details: details.clone(),
+                at_ms,
+            };
+            let snapshot = Snapshot {
+                status: "resolved",
+                details,
+                updated_at_ms: at_ms,
+                resolved_at_ms: Some(at_ms),
+                ..Snapshot::of(open)
+            };
+            (Action::Resolve, snapshot, change)
+        }
+        (EngineAction::Resolve, None) => return None,
+    };
+    let notifications = notifiers
+        .iter()
+        .map(|notifier| notification(notifier, action, &snapshot, host))
+        .collect();
+    Some(Plan {
+        action,
+        change,
+        notifications,
+    })
+}
+
+/// The incident kind and `kind:id` component of a transition.
+fn transition_kind(t: &harbinger_engine::Transition) -> (&'static str, Option<String>) {
+    match (&t.component, &t.place) {
+        (Some(c), _) => (KIND_HEALTH, Some(c.to_string())),
+        (None, Some(p)) => (
+            KIND_TOPOLOGY,
+            Some(format!("place:{}={}", p.label, p.value)),
+        ),
+        (None, None) => (KIND_HEALTH, None),
+    }
+}
+
+/// What a transition stores in `details`: risk, engine revision, the place (for
+/// topology incidents), why it resolved, and the engine's whole explanation.
+pub fn transition_details(t: &harbinger_engine::Transition) -> Value {
+    let mut details = Map::new();
+    details.insert("risk".into(), json!(t.risk));
+    details.insert("engine_revision".into(), json!(t.revision));
+    details.insert("engine_opened_ms".into(), json!(t.opened_ms));
+    if let Some(place) = &t.place {
+        details.insert(
+            "place".into(),
+            serde_json::to_value(place).unwrap_or(Value::Null),
+        );
+    }
+    if let Some(reason) = &t.reason {
+        details.insert("resolution".into(), json!(reason));
+    }
+    details.insert(
+        "explanation".into(),
+        serde_json::to_value(&t.explanation).unwrap_or(Value::Null),
+    );
+    Value::Object(details)
+}
+
 /// The idempotency key of one notification; `revision` is usually the placeholder.
 pub fn idempotency_key(
     dedup_key: &str,
@@ -186,6 +340,7 @@ fn is_material(evidence: &Evidence, open: &IncidentRow) -> bool {
 }
 
 /// The incident as it will be after the change, for the notification body.
+#[derive(Clone)]
 struct Snapshot<'a> {
     dedup_key: &'a str,
     host_id: &'a str,

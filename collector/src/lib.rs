@@ -10,17 +10,23 @@
 
 pub mod aggregate;
 pub mod analysis;
+pub mod backtest;
+pub mod compaction;
 pub mod config;
 pub mod dashboard;
 pub mod detect;
 pub mod duration;
 pub mod error;
+pub mod escalation;
 pub mod hot;
 pub mod http;
 pub mod incident;
 pub mod notify;
+pub mod notify_test;
 pub mod outbox;
 pub mod read;
+pub mod rollup;
+pub mod routing;
 pub mod state;
 pub mod store;
 pub mod sync;
@@ -70,6 +76,8 @@ pub enum LaunchError {
     Rebuild(#[source] DbError),
     #[error("cannot set up notifier: {0}")]
     Notifier(#[from] notify::NotifyError),
+    #[error("analysis.rules: {0}")]
+    Rules(#[from] analysis::health::HealthError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -127,7 +135,7 @@ pub async fn launch_with_listener(
         config.ingest.hot_window.as_millis_i64(),
         now_ms(),
     ));
-    let mut detector = Detector::new(
+    let detector = Detector::new(
         Arc::clone(&store),
         Settings {
             filesystem_full_ratio: config.detectors.filesystem_full_ratio,
@@ -138,6 +146,18 @@ pub async fn launch_with_listener(
         Arc::clone(&telemetry),
         Arc::clone(&outbox_wake),
     );
+    let detector = detector.with_router(routing::Router::new(
+        &config.routes,
+        notifiers.iter().map(|n| n.name().to_owned()).collect(),
+    ));
+    let (rules, overrides) = analysis::health::load_rules(config.analysis.rules.as_deref())?;
+    let mut detector = detector.with_rules(rules, config.analysis.snapshot_every.as_duration());
+    if let Some(path) = &config.analysis.rules {
+        detector
+            .audit_rules(&path.display().to_string(), &overrides)
+            .await;
+    }
+    detector.restore().await;
     rebuild(store.as_ref(), &hot, &mut detector)
         .await
         .map_err(LaunchError::Rebuild)?;
@@ -160,6 +180,21 @@ pub async fn launch_with_listener(
         )
         .run(stop_rx.clone()),
     );
+    // Repeats and escalations on event time (a no-op task when no route asks for them);
+    // checked at the liveness-check cadence.
+    let escalation_task = tokio::spawn(
+        escalation::Escalator::new(
+            Arc::clone(&store),
+            &config.routes,
+            notifiers.iter().map(|n| n.name().to_owned()).collect(),
+            config.public_url(),
+            Arc::clone(&outbox_wake),
+        )
+        .run(
+            stop_rx.clone(),
+            config.detectors.silence_check_interval.as_duration(),
+        ),
+    );
     let outbox_task = tokio::spawn(
         OutboxWorker::new(
             Arc::clone(&store),
@@ -170,6 +205,12 @@ pub async fn launch_with_listener(
         )
         .run(stop_rx.clone()),
     );
+    let compaction_task = tokio::spawn(compaction::run(
+        Arc::clone(&store),
+        config.storage.clone(),
+        config.ingest.hot_window.as_millis_i64(),
+        stop_rx.clone(),
+    ));
     let evict_task = tokio::spawn(evict_loop(Arc::clone(&hot), stop_rx));
 
     let state = AppState {
@@ -191,7 +232,9 @@ pub async fn launch_with_listener(
         ("detector", detector_task),
         ("outbox", outbox_task),
         ("sync", sync_task),
+        ("escalation", escalation_task),
         ("evict", evict_task),
+        ("compaction", compaction_task),
     ] {
         if let Err(error) = task.await {
             tracing::error!(task = name, %error, "background task panicked");

@@ -52,6 +52,43 @@ enum Command {
         #[arg(long, default_value = "10s", value_parser = parse_interval)]
         interval: Duration,
     },
+    /// Send a clearly marked test incident through every notifier of a route and
+    /// report what each answered; exits non-zero if any failed.
+    NotifyTest {
+        /// The route's name, its position (`routes[1]`), or `default` without routes.
+        route: String,
+        /// TOML configuration file; defaults apply when absent.
+        #[arg(long, env = "HARBINGER_CONFIG")]
+        config: Option<PathBuf>,
+        /// Leave the test ticket open instead of resolving it right away.
+        #[arg(long)]
+        keep_open: bool,
+    },
+    /// Replay stored history through a fresh analysis engine and score it.
+    Backtest {
+        /// Start of the range: RFC 3339 or milliseconds since the epoch.
+        #[arg(long)]
+        from: String,
+        /// End of the range: RFC 3339 or milliseconds since the epoch.
+        #[arg(long)]
+        to: String,
+        /// A rule-pack override file to try instead of the default pack.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Directory of the embedded SQLite database.
+        #[arg(
+            long,
+            default_value = "./harbinger-data",
+            conflicts_with = "database_url"
+        )]
+        data_dir: PathBuf,
+        /// `postgres://…` or `sqlite://path` instead of the data directory.
+        #[arg(long, env = "HARBINGER_DATABASE_URL")]
+        database_url: Option<String>,
+        /// Machine-readable JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -79,6 +116,19 @@ fn main() -> ExitCode {
                 data_dir,
                 interval,
             } => all_in_one(listen, data_dir, interval).await,
+            Command::NotifyTest {
+                route,
+                config,
+                keep_open,
+            } => notify_test(route, config, keep_open).await,
+            Command::Backtest {
+                from,
+                to,
+                rules,
+                data_dir,
+                database_url,
+                json,
+            } => backtest(from, to, rules, data_dir, database_url, json).await,
         }
     });
     match result {
@@ -88,6 +138,57 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+#[allow(clippy::print_stdout)] // The report on stdout is the point of the command.
+async fn backtest(
+    from: String,
+    to: String,
+    rules: Option<PathBuf>,
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use harbinger_collector::backtest as bt;
+    let from_ms = bt::parse_time("--from", &from)?;
+    let to_ms = bt::parse_time("--to", &to)?;
+    if from_ms >= to_ms {
+        return Err(bt::BacktestError::Range.into());
+    }
+    let (pack, overrides) = harbinger_collector::analysis::health::load_rules(rules.as_deref())?;
+    for o in &overrides {
+        tracing::info!(key = %o.key, old = ?o.old, new = %o.new, "rule override");
+    }
+    let url = database_url.unwrap_or_else(|| data_dir.join("harbinger.db").display().to_string());
+    let store = harbinger_collector::store::open(&url)
+        .await
+        .with_context(|| format!("cannot open the store at {}", data_dir.display()))?;
+    let batches = bt::load_history(store.as_ref(), from_ms, to_ms).await?;
+    let outcomes = bt::load_outcomes(store.as_ref(), from_ms, to_ms).await?;
+    let report = bt::run(pack, &batches, outcomes, from_ms, to_ms);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", bt::render(&report));
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)] // The per-notifier report on stdout is the point.
+async fn notify_test(route: String, path: Option<PathBuf>, keep_open: bool) -> anyhow::Result<()> {
+    use harbinger_collector::notify_test;
+    let config = CollectorConfig::load(path.as_deref())?;
+    config.validate()?;
+    let attempts = notify_test::run(&config, &route, keep_open).await?;
+    print!("{}", notify_test::render(&attempts));
+    let failed = attempts.iter().filter(|a| !a.ok()).count();
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} of {} test deliveries through route {route:?} failed",
+            attempts.len()
+        );
+    }
+    Ok(())
 }
 
 async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {

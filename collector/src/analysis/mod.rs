@@ -11,6 +11,7 @@
 //! expressed as [`Condition::Holding`], so that the decision needs no detector memory.
 
 pub mod filesystem;
+pub mod health;
 pub mod silent;
 
 use harbinger_shared::{Batch, Severity};

@@ -3,10 +3,12 @@
 //! Handlers contain no SQL (all of it is in `store/`) and send no notifications (only
 //! the outbox does).
 
+mod hardware;
 mod health;
 mod hosts;
 mod incidents;
 mod ingest;
+mod maintenance;
 mod query;
 
 use crate::error::ApiError;
@@ -26,8 +28,22 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/hosts/{host_id}/query", get(query::range))
         .route("/api/v1/hosts/{host_id}/events", get(hosts::events))
         .route("/api/v1/hosts/{host_id}/inventory", get(hosts::inventory))
+        .route(
+            "/api/v1/hosts/{host_id}/inventory/history",
+            get(hardware::inventory_history),
+        )
+        .route("/api/v1/hosts/{host_id}/latest", get(hardware::latest))
+        .route("/api/v1/fleet/firmware", get(hardware::fleet_firmware))
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::detail))
+        .route(
+            "/api/v1/maintenance",
+            get(maintenance::list).post(maintenance::create),
+        )
+        .route(
+            "/api/v1/maintenance/{id}",
+            axum::routing::delete(maintenance::delete),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -6,8 +6,13 @@
 //! row's body ([`view::IncidentView`]), never from detector internals, and keep their
 //! fingerprint → ticket references in the store ([`tickets::TicketBook`]).
 
+pub mod alertmanager;
 pub mod http;
+pub mod jira;
+pub mod pagerduty;
 pub mod rt;
+pub mod servicenow;
+pub mod template;
 pub mod tickets;
 pub mod view;
 pub mod webhook;
@@ -139,6 +144,12 @@ pub trait Notifier: Send + Sync {
         notification: &Notification,
         context: &DeliveryContext,
     ) -> Result<Receipt, NotifyError>;
+    /// Whether this notifier takes notifications with `action`. Every notifier takes
+    /// `open`, `update` and `resolve`; `acknowledge` (someone took the incident in
+    /// another desk) only goes to those that can show it.
+    fn handles(&self, action: &str) -> bool {
+        matches!(action, "open" | "update" | "resolve")
+    }
     /// The two-way sync of this desk, when it has one and it is enabled.
     fn ticket_sync(&self) -> Option<&dyn TicketSync> {
         None
@@ -179,6 +190,13 @@ pub fn build(configs: &[NotifierConfig]) -> Result<Vec<Arc<dyn Notifier>>, Notif
             Ok(match &config.kind {
                 NotifierKind::Webhook(w) => Arc::new(webhook::WebhookNotifier::new(config, w)?),
                 NotifierKind::RequestTracker(rt) => Arc::new(rt::RtNotifier::new(config, rt)?),
+                NotifierKind::PagerDuty(pd) => {
+                    Arc::new(pagerduty::PagerDutyNotifier::new(config, pd)?)
+                }
+                NotifierKind::ServiceNow(sn) => {
+                    Arc::new(servicenow::ServiceNowNotifier::new(config, sn)?)
+                }
+                NotifierKind::Jira(jira) => Arc::new(jira::JiraNotifier::new(config, jira)?),
             })
         })
         .collect()

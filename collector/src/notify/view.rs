@@ -22,6 +22,23 @@ pub struct IncidentView {
     /// Set by `notify-test`: the incident is not real.
     #[serde(default)]
     pub test: bool,
+    /// Set when a route groups incidents (e.g. by rack): they share one ticket.
+    #[serde(default)]
+    pub group: Option<GroupPart>,
+}
+
+/// The ticket group an incident belongs to (see `crate::routing`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GroupPart {
+    /// `<route>/<label>=<value>,…`: the same for every incident of the group.
+    pub key: String,
+    /// When the group's current occurrence began: its first incident's opening.
+    pub since_ms: i64,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Open incidents in the group after this change.
+    #[serde(default)]
+    pub members_open: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -64,14 +81,27 @@ impl IncidentView {
     /// for a trigger after a resolve with the same key; RT and ServiceNow only search
     /// active tickets). `[a-z0-9-]`, 35 characters: fits a PagerDuty `dedup_key`, a
     /// Jira label, a ServiceNow `correlation_id` and TicketSQL quoting.
+    ///
+    /// Grouped incidents share their group's fingerprint, so they share one ticket.
     pub fn fingerprint(&self) -> String {
-        fingerprint(&self.incident.dedup_key, self.incident.opened_at_ms)
+        match &self.group {
+            Some(group) => fingerprint(&group.key, group.since_ms),
+            None => fingerprint(&self.incident.dedup_key, self.incident.opened_at_ms),
+        }
     }
 
     /// `hostname: title`, with a marker for test notifications.
     pub fn summary(&self) -> String {
-        let marker = if self.test { "[TEST] " } else { "" };
-        format!("{marker}{}: {}", self.host.hostname, self.incident.title)
+        if !self.test {
+            return format!("{}: {}", self.host.hostname, self.incident.title);
+        }
+        // notify-test titles carry the marker too; the summary says it once, up front.
+        let title = self
+            .incident
+            .title
+            .strip_prefix("[TEST] ")
+            .unwrap_or(&self.incident.title);
+        format!("[TEST] {}: {title}", self.host.hostname)
     }
 
     /// The evidence as plain text: what, where, since when, the facts, and the link.

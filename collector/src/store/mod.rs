@@ -17,11 +17,13 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 pub mod chunks;
+mod compactor;
 pub mod postgres;
 mod prepare;
 mod rows;
 pub mod sqlite;
 
+pub use crate::rollup::Tier;
 pub use rows::MAX_STORED_BATCH_BYTES;
 
 /// Errors from the store. Details of `Other` are logged, never sent to clients.
@@ -74,6 +76,53 @@ pub struct EventRow {
     pub component: Option<String>,
     pub message: String,
     pub attrs: BTreeMap<String, String>,
+}
+
+/// One state of an inventory item, as it was from `at_ms` (the collector's receive time
+/// of the batch `seq` that brought it) until the next state of the same component.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InventoryStateRow {
+    /// `kind:id` form.
+    pub component: String,
+    pub attrs: BTreeMap<String, String>,
+    pub at_ms: i64,
+    pub seq: i64,
+}
+
+/// One item of one host's latest inventory, in a fleet-wide listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetItem {
+    pub host_id: String,
+    pub item: InventoryItem,
+}
+
+/// Columns of `inventory_history` as read by both backends: component, attrs, at_ms, seq.
+pub(crate) type InventoryStateTuple = (String, String, i64, i64);
+
+pub(crate) fn inventory_state_row(
+    host_id: &str,
+    t: InventoryStateTuple,
+) -> Result<InventoryStateRow, DbError> {
+    let attrs = serde_json::from_str(&t.1).map_err(|e| {
+        DbError::Corrupt(format!(
+            "inventory_history.attrs of host {host_id:?} component {:?} seq {}: {e}",
+            t.0, t.3
+        ))
+    })?;
+    Ok(InventoryStateRow {
+        component: t.0,
+        attrs,
+        at_ms: t.2,
+        seq: t.3,
+    })
+}
+
+pub(crate) fn fleet_item(record: rows::InventoryRecord) -> Result<FleetItem, DbError> {
+    let host_id = record.host_id.clone();
+    Ok(FleetItem {
+        host_id,
+        item: InventoryItem::try_from(record)?,
+    })
 }
 
 /// Which batches to load: by host (or all) and by overlap with an event-time range.
@@ -252,6 +301,87 @@ pub struct SilenceRow {
     pub created_ms: i64,
 }
 
+/// The stored state of the analysis engine (see `detect`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineSnapshotRow {
+    pub taken_ms: i64,
+    /// Newest event time the engine had seen.
+    pub watermark_ms: i64,
+    pub rules_version: String,
+    /// JSON object host_id -> newest batch seq included in the snapshot.
+    pub fed: String,
+    /// Newest outcome id already given to the engine.
+    pub outcome_after: i64,
+    /// The engine snapshot as serde_json.
+    pub body: String,
+}
+
+/// A maintenance window: planned work per host or per label selector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MaintenanceRow {
+    /// Assigned by the store; ignored on insert.
+    pub id: i64,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub hosts: Vec<String>,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub reason: String,
+    pub created_ms: i64,
+}
+
+/// What one compaction transaction did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CompactionReport {
+    /// Batches moved out of the log (0: nothing was pending before the cutoff).
+    pub batches: u64,
+    /// Samples they carried.
+    pub samples: u64,
+    /// Raw chunk rows written, and how many of them merged into an existing row.
+    pub chunks: u64,
+    pub merged: u64,
+    pub chunk_bytes: u64,
+}
+
+/// A series as the chunk tables know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeriesRow {
+    pub id: i64,
+    pub host_id: String,
+    pub metric: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One stored row of a tier: a raw chunk or a rollup row, still encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkRow {
+    pub series_id: i64,
+    /// Start of the row's span ([`Tier::row_span_ms`]).
+    pub start_ms: i64,
+    /// Points (raw) or samples summarised (rollups).
+    pub count: i64,
+    pub data: Vec<u8>,
+}
+
+/// Sizes of the storage, for `/metrics`, tests and the benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StorageStats {
+    /// Batches in the log not yet compacted, and their samples.
+    pub pending_batches: i64,
+    pub pending_samples: i64,
+    /// Compacted batches kept as duplicate guards.
+    pub tombstones: i64,
+    pub series: i64,
+    /// Per tier: rows, samples (raw: points; rollups: samples summarised) and data bytes.
+    pub tiers: BTreeMap<String, TierStats>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TierStats {
+    pub rows: i64,
+    pub samples: i64,
+    pub bytes: i64,
+}
+
 /// All persistence the collector needs. Implementations must be safe to share.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -271,11 +401,48 @@ pub trait Store: Send + Sync + 'static {
         received_at_ms: i64,
     ) -> Result<AppendOutcome, DbError>;
 
-    /// Decoded batches overlapping the filter, ordered by `(host_id, seq)`.
+    /// Decoded batches overlapping the filter, ordered by `(host_id, seq)`. Batches already
+    /// compacted into chunks are not returned.
     async fn load_batches(&self, filter: &BatchFilter) -> Result<Vec<Batch>, DbError>;
+
+    /// Compacts up to `max_batches` pending batches whose samples all lie before
+    /// `cutoff_ms` into chunks and rollups, in one transaction (see `store/compactor.rs`).
+    /// A report with `batches == 0` means nothing was pending before the cutoff. On
+    /// PostgreSQL, a collector that finds another one compacting returns that too.
+    async fn compact(&self, cutoff_ms: i64, max_batches: i64) -> Result<CompactionReport, DbError>;
+
+    /// Compacted series, of one host or all, of one metric or all, by id.
+    async fn series(
+        &self,
+        host_id: Option<&str>,
+        metric: Option<&str>,
+    ) -> Result<Vec<SeriesRow>, DbError>;
+
+    /// Rows of a tier of these series whose span overlaps `[from_ms, to_ms)`, ordered by
+    /// series and start.
+    async fn load_rows(
+        &self,
+        tier: Tier,
+        series_ids: &[i64],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<ChunkRow>, DbError>;
+
+    /// Drops rows of a tier lying wholly before `before_ms`; returns rows (SQLite) or
+    /// partitions (PostgreSQL, where whole partitions are dropped) removed.
+    async fn apply_retention(&self, tier: Tier, before_ms: i64) -> Result<u64, DbError>;
+
+    /// Deletes compacted batches' tombstones received before `received_before_ms`; a
+    /// replay of such a batch afterwards is stored again and merges by timestamp.
+    async fn trim_tombstones(&self, received_before_ms: i64) -> Result<u64, DbError>;
+
+    async fn storage_stats(&self) -> Result<StorageStats, DbError>;
 
     async fn hosts(&self) -> Result<Vec<HostRow>, DbError>;
     async fn host(&self, host_id: &str) -> Result<Option<HostRow>, DbError>;
+    /// The host's event time: the newest sample or event timestamp of any batch it sent
+    /// (`max_ts` of the batch log, compacted rows included), `None` before its first batch.
+    async fn latest_event_ms(&self, host_id: &str) -> Result<Option<i64>, DbError>;
 
     /// Events of a host with `from_ms <= ts <= to_ms`, newest first, at most `limit`.
     async fn events(
@@ -288,6 +455,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// The latest inventory of a host.
     async fn inventory(&self, host_id: &str) -> Result<Vec<InventoryItem>, DbError>;
+
+    /// Every state a host's inventory items have had (only `component`'s, in `kind:id`
+    /// form, when set), oldest first: by receive time, then by insertion.
+    async fn inventory_history(
+        &self,
+        host_id: &str,
+        component: Option<&str>,
+    ) -> Result<Vec<InventoryStateRow>, DbError>;
+
+    /// The latest inventory of every host, only components of `kind` (e.g. `disk`) when
+    /// set, ordered by host and component.
+    async fn fleet_inventory(&self, kind: Option<&str>) -> Result<Vec<FleetItem>, DbError>;
 
     /// The open incident with this dedup key, if any.
     async fn open_incident(&self, dedup_key: &str) -> Result<Option<IncidentRow>, DbError>;
@@ -362,6 +541,21 @@ pub trait Store: Send + Sync + 'static {
         host_id: Option<&str>,
         now_ms: i64,
     ) -> Result<Vec<SilenceRow>, DbError>;
+
+    // ----- analysis engine (issue 5) ----------------------------------------------
+
+    /// Replaces the stored engine snapshot with `snapshot`.
+    async fn save_engine_snapshot(&self, snapshot: &EngineSnapshotRow) -> Result<(), DbError>;
+    /// The stored engine snapshot, if any.
+    async fn load_engine_snapshot(&self) -> Result<Option<EngineSnapshotRow>, DbError>;
+    /// Outcomes with `id > after_id`, oldest first, at most `limit`.
+    async fn outcomes_after(&self, after_id: i64, limit: i64) -> Result<Vec<OutcomeRow>, DbError>;
+    /// Adds a maintenance window; returns its id.
+    async fn add_maintenance(&self, window: &MaintenanceRow) -> Result<i64, DbError>;
+    /// Maintenance windows not deleted and ending after `now_ms`, by id.
+    async fn maintenance_windows(&self, now_ms: i64) -> Result<Vec<MaintenanceRow>, DbError>;
+    /// Marks a window deleted at `at_ms`; `false` when no such live window exists.
+    async fn delete_maintenance(&self, id: i64, at_ms: i64) -> Result<bool, DbError>;
 }
 
 /// Column tuples of the ticket tables, shared by both backends' queries.

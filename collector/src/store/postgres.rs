@@ -15,6 +15,7 @@ use super::{
     OutcomeTuple, SilenceRow, SilenceTuple, TicketRow, TicketTuple, AUDIT_COLUMNS, OUTCOME_COLUMNS,
     SILENCE_COLUMNS, TICKET_COLUMNS,
 };
+use super::{fleet_item, inventory_state_row, FleetItem, InventoryStateRow, InventoryStateTuple};
 use super::{
     AppendOutcome, BatchFilter, DbError, EventRow, HostRow, IncidentChange, IncidentRow, NewOutbox,
     OutboxRow, Store,
@@ -39,6 +40,10 @@ const INCIDENT_COLUMNS: &str = "id, dedup_key, host_id, kind, component, severit
 const OUTBOX_COLUMNS: &str = "id, incident_id, notifier, action, idempotency_key, \
      payload::text AS payload, attempts, next_attempt_ms, created_ms, delivered_ms, failed, \
      last_error";
+
+/// Compaction, chunk reads and partition retention (the chunk methods of [`Store`]).
+#[path = "postgres_chunks.rs"]
+mod chunk_store;
 
 /// The PostgreSQL implementation of [`Store`].
 #[derive(Debug, Clone)]
@@ -157,8 +162,42 @@ fn found(rows_affected: u64) -> Result<(), DbError> {
     }
 }
 
+// The analysis engine's snapshot, outcomes feed and maintenance windows (issue 5).
+#[path = "postgres_engine.rs"]
+mod engine;
+
 #[async_trait]
 impl Store for PgStore {
+    async fn save_engine_snapshot(
+        &self,
+        snapshot: &super::EngineSnapshotRow,
+    ) -> Result<(), DbError> {
+        self.engine_save_snapshot(snapshot).await
+    }
+
+    async fn load_engine_snapshot(&self) -> Result<Option<super::EngineSnapshotRow>, DbError> {
+        self.engine_load_snapshot().await
+    }
+
+    async fn outcomes_after(&self, after_id: i64, limit: i64) -> Result<Vec<OutcomeRow>, DbError> {
+        self.engine_outcomes_after(after_id, limit).await
+    }
+
+    async fn add_maintenance(&self, window: &super::MaintenanceRow) -> Result<i64, DbError> {
+        self.engine_add_maintenance(window).await
+    }
+
+    async fn maintenance_windows(
+        &self,
+        now_ms: i64,
+    ) -> Result<Vec<super::MaintenanceRow>, DbError> {
+        self.engine_maintenance(now_ms).await
+    }
+
+    async fn delete_maintenance(&self, id: i64, at_ms: i64) -> Result<bool, DbError> {
+        self.engine_delete_maintenance(id, at_ms).await
+    }
+
     fn backend(&self) -> &'static str {
         "postgres"
     }
@@ -257,7 +296,7 @@ impl Store for PgStore {
                 };
                 sqlx::query_as(
                     "SELECT host_id, seq, body FROM batches \
-                     WHERE host_id = $1 AND seq > $2 AND max_ts >= $3 AND min_ts <= $4 \
+                     WHERE NOT compacted AND host_id = $1 AND seq > $2 AND max_ts >= $3 AND min_ts <= $4 \
                      ORDER BY seq LIMIT $5",
                 )
                 .bind(host)
@@ -271,7 +310,7 @@ impl Store for PgStore {
             (None, Some((after_host, after_seq))) => {
                 sqlx::query_as(
                     "SELECT host_id, seq, body FROM batches \
-                     WHERE (host_id, seq) > ($1, $2) AND max_ts >= $3 AND min_ts <= $4 \
+                     WHERE NOT compacted AND (host_id, seq) > ($1, $2) AND max_ts >= $3 AND min_ts <= $4 \
                      ORDER BY host_id, seq LIMIT $5",
                 )
                 .bind(after_host)
@@ -285,7 +324,7 @@ impl Store for PgStore {
             (None, None) => {
                 sqlx::query_as(
                     "SELECT host_id, seq, body FROM batches \
-                     WHERE max_ts >= $1 AND min_ts <= $2 ORDER BY host_id, seq LIMIT $3",
+                     WHERE NOT compacted AND max_ts >= $1 AND min_ts <= $2 ORDER BY host_id, seq LIMIT $3",
                 )
                 .bind(filter.from_ms)
                 .bind(filter.to_ms)
@@ -295,6 +334,44 @@ impl Store for PgStore {
             }
         };
         records.into_iter().map(BatchRecord::decode).collect()
+    }
+
+    async fn compact(
+        &self,
+        cutoff_ms: i64,
+        max_batches: i64,
+    ) -> Result<super::CompactionReport, DbError> {
+        self.compact_chunks(cutoff_ms, max_batches).await
+    }
+
+    async fn series(
+        &self,
+        host_id: Option<&str>,
+        metric: Option<&str>,
+    ) -> Result<Vec<super::SeriesRow>, DbError> {
+        self.series_rows(host_id, metric).await
+    }
+
+    async fn load_rows(
+        &self,
+        tier: super::Tier,
+        series_ids: &[i64],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<super::ChunkRow>, DbError> {
+        self.chunk_rows(tier, series_ids, from_ms, to_ms).await
+    }
+
+    async fn apply_retention(&self, tier: super::Tier, before_ms: i64) -> Result<u64, DbError> {
+        self.retention(tier, before_ms).await
+    }
+
+    async fn trim_tombstones(&self, received_before_ms: i64) -> Result<u64, DbError> {
+        self.tombstone_trim(received_before_ms).await
+    }
+
+    async fn storage_stats(&self) -> Result<super::StorageStats, DbError> {
+        self.stats().await
     }
 
     async fn hosts(&self) -> Result<Vec<HostRow>, DbError> {
@@ -314,6 +391,16 @@ impl Store for PgStore {
         .fetch_optional(&self.pool)
         .await?;
         record.map(HostRow::try_from).transpose()
+    }
+
+    async fn latest_event_ms(&self, host_id: &str) -> Result<Option<i64>, DbError> {
+        // The (host_id, max_ts) index answers this without reading bodies.
+        let newest: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(max_ts) FROM batches WHERE host_id = $1")
+                .bind(host_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(newest)
     }
 
     async fn events(
@@ -345,6 +432,38 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await?;
         convert(records)
+    }
+
+    async fn inventory_history(
+        &self,
+        host_id: &str,
+        component: Option<&str>,
+    ) -> Result<Vec<InventoryStateRow>, DbError> {
+        let tuples: Vec<InventoryStateTuple> = sqlx::query_as(
+            "SELECT component, attrs::text AS attrs, at_ms, seq FROM inventory_history \
+             WHERE host_id = $1 AND ($2::text IS NULL OR component = $2) ORDER BY at_ms, id",
+        )
+        .bind(host_id)
+        .bind(component)
+        .fetch_all(&self.pool)
+        .await?;
+        tuples
+            .into_iter()
+            .map(|t| inventory_state_row(host_id, t))
+            .collect()
+    }
+
+    async fn fleet_inventory(&self, kind: Option<&str>) -> Result<Vec<FleetItem>, DbError> {
+        let prefix = kind.map(|k| format!("{k}:"));
+        let records: Vec<InventoryRecord> = sqlx::query_as(
+            "SELECT host_id, component, attrs::text AS attrs FROM inventory \
+             WHERE $1::text IS NULL OR starts_with(component, $1) \
+             ORDER BY host_id, component",
+        )
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?;
+        records.into_iter().map(fleet_item).collect()
     }
 
     async fn open_incident(&self, dedup_key: &str) -> Result<Option<IncidentRow>, DbError> {

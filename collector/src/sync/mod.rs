@@ -1,7 +1,10 @@
 //! Two-way sync: polls the service desks that allow it for what people did to
 //! Harbinger's tickets, and brings incidents in step.
 //!
-//! - acknowledged there (an owner took it) → audit entry, ticket marked `acknowledged`;
+//! - acknowledged there (an owner took it) → audit entry, ticket marked `acknowledged`,
+//!   and, once per incident, an `acknowledge` queued for the incident's other notifiers
+//!   that can show it (`Notifier::handles`), so PagerDuty stops paging when someone
+//!   took the RT ticket;
 //! - resolved there → the incident resolves here (the other notifiers are told), the
 //!   resolution code is recorded as an outcome for the analysis engine;
 //! - closed as "won't fix" → the same, and the component is silenced for the desk's
@@ -11,14 +14,15 @@
 //! Every such change goes to the audit log. Only tickets whose local reference is still
 //! active are polled: a ticket Harbinger resolved itself is never read back.
 
+pub mod notice;
+
 use crate::analysis::{Condition, Finding};
-use crate::detect::dashboard_url;
-use crate::incident::{self, HostInfo};
+use crate::incident;
 use crate::notify::tickets::TicketBook;
 use crate::notify::{DeskState, Notifier, NotifyError};
 use crate::state::now_ms;
 use crate::store::{AuditEntry, DbError, IncidentStatus, OutcomeRow, SilenceRow, Store, TicketRow};
-use std::collections::BTreeMap;
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
@@ -39,6 +43,8 @@ pub enum SyncError {
 pub struct SyncReport {
     pub polled: usize,
     pub acknowledged: usize,
+    /// `acknowledge` notifications queued for other desks.
+    pub forwarded: usize,
     pub resolved: usize,
     pub silenced: usize,
     pub gone: usize,
@@ -183,6 +189,9 @@ impl SyncWorker {
                         .await?;
                     report.acknowledged += 1;
                     tracing::info!(notifier = source, ticket = %ticket.ticket_id, %by, "ticket acknowledged in the desk");
+                    report.forwarded += self
+                        .forward_acknowledgement(ticket, source, &by, now)
+                        .await?;
                 }
             }
             DeskState::Resolved { by, code } => {
@@ -285,15 +294,8 @@ impl SyncWorker {
         if incident.status != IncidentStatus::Open {
             return Ok(Some(incident));
         }
-        let host = self.store.host(&incident.host_id).await?;
-        let host = HostInfo {
-            host_id: incident.host_id.clone(),
-            hostname: host
-                .as_ref()
-                .map_or_else(|| incident.host_id.clone(), |h| h.hostname.clone()),
-            labels: host.map(|h| h.labels).unwrap_or_else(BTreeMap::new),
-            dashboard_url: dashboard_url(&self.public_url, &incident.host_id),
-        };
+        let host =
+            notice::host_info(self.store.as_ref(), &self.public_url, &incident.host_id).await?;
         // Incidents live on event time; a person's resolution happens now, but never
         // before the incident's last change.
         let finding = Finding {
@@ -332,5 +334,89 @@ impl SyncWorker {
             Err(DbError::Conflict(_)) => Ok(self.store.incident(ticket.incident_id).await?),
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// Tells the incident's other notifiers that someone took it in `source`, once per
+    /// incident: the acknowledgement is recorded in the incident's details
+    /// (`acknowledged_by`, `acknowledged_in`, `acknowledged_at_ms`) together with the
+    /// queued rows, and an incident already carrying it (or already having an
+    /// `acknowledge` row, should a later update have replaced the details) is left alone.
+    /// The other notifiers are those the incident was already sent to, so the routing
+    /// decision of the detector stands. Returns the rows queued.
+    async fn forward_acknowledgement(
+        &self,
+        ticket: &TicketRow,
+        source: &str,
+        by: &str,
+        now: i64,
+    ) -> Result<usize, SyncError> {
+        let Some(incident) = self.store.incident(ticket.incident_id).await? else {
+            return Ok(0);
+        };
+        if incident.status != IncidentStatus::Open
+            || incident.details.get("acknowledged_by").is_some()
+        {
+            return Ok(0);
+        }
+        let rows = self.store.outbox_for_incident(incident.id).await?;
+        if rows.iter().any(|r| r.action == "acknowledge") {
+            return Ok(0);
+        }
+        let mut targets: Vec<&str> = Vec::new();
+        for row in &rows {
+            let name = row.notifier.as_str();
+            if name == source || targets.contains(&name) {
+                continue;
+            }
+            if self
+                .notifiers
+                .iter()
+                .any(|n| n.name() == name && n.handles("acknowledge"))
+            {
+                targets.push(name);
+            }
+        }
+        let mut details = notice::with_detail(&incident.details, "acknowledged_by", json!(by));
+        details = notice::with_detail(&details, "acknowledged_in", json!(source));
+        details = notice::with_detail(&details, "acknowledged_at_ms", json!(now));
+        // Incidents live on event time: recording who took it does not move the
+        // incident's clock, so the detector's next finding is never judged stale.
+        let after = crate::store::IncidentRow {
+            details: details.clone(),
+            ..incident.clone()
+        };
+        let host =
+            notice::host_info(self.store.as_ref(), &self.public_url, &incident.host_id).await?;
+        let key = format!(
+            "{}#{}/acknowledge/1",
+            incident.dedup_key, incident.opened_at_ms
+        );
+        let notifications: Vec<_> = targets
+            .iter()
+            .map(|name| notice::notification(name, "acknowledge", &key, &after, &host))
+            .collect();
+        let queued = notifications.len();
+        let change = crate::store::IncidentChange::Update {
+            id: incident.id,
+            severity: incident.severity.clone(),
+            title: incident.title.clone(),
+            details,
+            at_ms: incident.updated_at_ms,
+        };
+        match self
+            .store
+            .apply_incident_change(change, notifications)
+            .await
+        {
+            Ok(_) => {}
+            // Resolved meanwhile: there is nothing left to acknowledge.
+            Err(DbError::Conflict(_) | DbError::NotFound) => return Ok(0),
+            Err(other) => return Err(other.into()),
+        }
+        if queued > 0 {
+            tracing::info!(incident_id = incident.id, %by, from = source, to = ?targets, "acknowledgement forwarded");
+            self.outbox_wake.notify_one();
+        }
+        Ok(queued)
     }
 }

@@ -5,14 +5,29 @@
 //! batches, and run a tiny webhook receiver that records what it is sent.
 
 mod agent_delivery;
+mod backtest;
+mod compaction;
 mod e2e;
+mod engine;
+mod escalation;
+mod hardware;
 mod incidents;
 mod ingest;
+mod jira;
+mod lifecycle;
+mod maintenance;
+mod mock_desk;
+mod notify_test;
+mod pagerduty;
 mod pg;
 mod query;
+mod routing;
 mod rt;
+mod servicenow;
+mod storage_bench;
 mod tickets_outbox;
 mod tickets_store;
+mod webhook_formats;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -71,6 +86,10 @@ pub fn webhook(name: &str, url: &str) -> NotifierConfig {
         kind: NotifierKind::Webhook(WebhookConfig {
             url: url.into(),
             headers: BTreeMap::new(),
+            format: harbinger_collector::config::WebhookFormat::Harbinger,
+            template: None,
+            content_type: "application/json".into(),
+            hmac_secret: None,
         }),
     }
 }

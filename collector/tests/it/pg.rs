@@ -6,13 +6,13 @@ use crate::{batch, now_ms, series, test_config, webhook, Receiver, Server};
 use sqlx::Connection;
 
 /// Drops the throw-away database however the test ends.
-struct Database {
+pub struct Database {
     admin_url: String,
     name: String,
 }
 
 impl Database {
-    async fn create(admin_url: &str) -> Database {
+    pub async fn create(admin_url: &str) -> Database {
         let name = format!("harbinger_it_{:016x}", fastrand::u64(..));
         let mut admin = sqlx::PgConnection::connect(admin_url)
             .await
@@ -28,7 +28,7 @@ impl Database {
         }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         let mut url = reqwest::Url::parse(&self.admin_url).expect("HARBINGER_TEST_PG_URL is a URL");
         url.set_path(&self.name);
         url.to_string()

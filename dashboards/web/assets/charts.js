@@ -24,6 +24,8 @@ window.HarbingerCharts = (function (H) {
     bytesRate: { format: H.formatBytesRate, range: zeroBasedRange, incrs: POW2_INCRS },
     ms: { format: H.formatDuration, range: zeroBasedRange },
     number: { format: H.formatNumber, range: zeroBasedRange },
+    rpm: { format: (v) => (v == null || !Number.isFinite(v) ? "—" : H.formatNumber(v) + " RPM"), range: zeroBasedRange },
+    celsius: { format: (v) => (v == null || !Number.isFinite(v) ? "—" : H.formatNumber(v) + " °C"), range: zeroBasedRange },
   };
 
   function percentRange(_u, min, max) {

@@ -2,9 +2,11 @@
  * Harbinger dashboard: the host page (host.html?id=<host_id>&range=1h|6h|24h|7d).
  *
  * Header facts, metric charts over the chosen range, the host's incidents (open and
- * recently resolved, with their evidence and notifications), recent events and
- * inventory. Facts, incidents and events refresh every 10 s; charts less often on
- * long ranges, because a 7-day query is far more work for the collector.
+ * recently resolved, with their evidence and notifications) and recent events. Facts,
+ * incidents and events refresh every 10 s; charts less often on long ranges, because a
+ * 7-day query is far more work for the collector. The hardware sections (SMART, DIMMs,
+ * sensors, hardware timeline, inventory) are host-hardware.js; their fan and
+ * temperature charts are specified here so they follow the range picker.
  */
 "use strict";
 
@@ -42,6 +44,17 @@
       queries: [{ metric: "node_network_transmit_bytes_total", fn: "rate", name: byDevice }] },
     { id: "fs-used", title: "Filesystem used", unit: "percent", factor: 100,
       queries: [{ metric: "node_filesystem_used_ratio", name: (l) => l.mountpoint || l.device || describeLabels(l) }] },
+    { id: "fan-rpm", title: "Fan speed", unit: "rpm", container: "sensor-charts",
+      queries: [
+        { metric: "node_hwmon_fan_rpm", name: (l) => l.label || `${l.chip} ${l.sensor}` },
+        { metric: "ipmi_sensor_value", labels: { type: "Fan" }, name: (l) => `BMC ${l.name}` },
+      ] },
+    { id: "temperatures", title: "Temperatures", unit: "celsius", container: "sensor-charts",
+      queries: [
+        { metric: "node_hwmon_temp_celsius", name: (l) => l.label || `${l.chip} ${l.sensor}` },
+        { metric: "ipmi_sensor_value", labels: { type: "Temperature" }, name: (l) => `BMC ${l.name}` },
+        { metric: "smartctl_device_temperature_celsius", name: (l) => `disk ${l.device_id}` },
+      ] },
   ];
 
   function describeLabels(labels) {
@@ -55,10 +68,10 @@
   let host = null;
   let chartGeneration = 0;
   let chartTimer = null;
-  const rendered = { incidents: "", events: "", inventory: "" };
+  const rendered = { incidents: "", events: "" };
   const expandedIncidents = new Set();
 
-  const hostSections = ["metrics-title", "incidents-title", "events-title", "inventory-title"]
+  const hostSections = ["metrics-title", "incidents-title", "events-title"]
     .map((id) => H.byId(id).closest("section"));
 
   function showHostSections(show) {
@@ -74,7 +87,7 @@
   }
 
   const hostPath = "api/v1/hosts/" + encodeURIComponent(hostId);
-  const charts = CHART_SPECS.map((spec) => new Charts.Chart(H.byId("charts"), spec));
+  const charts = CHART_SPECS.map((spec) => new Charts.Chart(H.byId(spec.container || "charts"), spec));
 
   // --- Range picker ------------------------------------------------------------
 
@@ -314,48 +327,6 @@
           H.el("td", null, H.keyValueList(ev.attrs))))))));
   }
 
-  // --- Inventory ---------------------------------------------------------------
-
-  function componentParts(component) {
-    if (component && typeof component === "object") return [String(component.kind), String(component.id)];
-    const text = String(component ?? "");
-    const colon = text.indexOf(":");
-    return colon < 0 ? [text, ""] : [text.slice(0, colon), text.slice(colon + 1)];
-  }
-
-  async function refreshInventory() {
-    try {
-      const list = await H.api(hostPath + "/inventory");
-      const key = JSON.stringify(list);
-      if (key === rendered.inventory) return true;
-      rendered.inventory = key;
-      renderInventory(Array.isArray(list) ? list : []);
-      return true;
-    } catch (err) {
-      rendered.inventory = "";
-      H.replace(H.byId("inventory"), H.errorBox(err, "Inventory"));
-      return false;
-    }
-  }
-
-  function renderInventory(list) {
-    const box = H.byId("inventory");
-    if (list.length === 0) {
-      H.replace(box, H.emptyBox("No inventory reported yet."));
-      return;
-    }
-    const items = list.map((item) => ({ parts: componentParts(item.component), attrs: item.attrs }))
-      .sort((a, b) => a.parts[0].localeCompare(b.parts[0]) || a.parts[1].localeCompare(b.parts[1], undefined, { numeric: true }));
-    H.replace(box, H.el("div", { class: "table-wrap" },
-      H.el("table", null,
-        H.el("thead", null, H.el("tr", null,
-          ["Kind", "Id", "Attributes"].map((t) => H.el("th", { scope: "col" }, t)))),
-        H.el("tbody", null, items.map((item) => H.el("tr", null,
-          H.el("td", null, item.parts[0]),
-          H.el("td", { class: "mono" }, item.parts[1]),
-          H.el("td", null, H.keyValueList(item.attrs))))))));
-  }
-
   // --- Start -------------------------------------------------------------------
 
   let chartsStarted = false;
@@ -371,7 +342,7 @@
       chartsStarted = true;
       scheduleCharts();
     }
-    const results = await Promise.all([refreshIncidents(), refreshEvents(), refreshInventory()]);
+    const results = await Promise.all([refreshIncidents(), refreshEvents()]);
     const ok = results.every(Boolean);
     if (ok) H.replace(H.byId("banner"));
     H.markRefreshed(ok, "Some parts failed to refresh");
