@@ -11,6 +11,7 @@
 //! Entry points: [`run`] (also used by the collector's all-in-one mode), [`collect_once`]
 //! and [`check`].
 
+pub mod codec;
 pub mod collectors;
 pub mod config;
 pub mod duration;

@@ -65,15 +65,28 @@ fn main() -> ExitCode {
     }
 }
 
+/// `RUST_LOG` as a comma-separated list of `level` and `target=level` (e.g.
+/// `warn,harbinger_agent::shipper=debug`); anything else falls back to `info` with a
+/// note on stderr.
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let default = || Targets::new().with_default(LevelFilter::INFO);
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => spec.parse::<Targets>().unwrap_or_else(|err| {
+            eprintln!(
+                "harbinger-agent: RUST_LOG={spec:?} is not understood ({err}); logging at info"
+            );
+            default()
+        }),
+        _ => default(),
+    };
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         // journald shows escape codes literally, so colour only on a terminal.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_ansi(std::io::stderr().is_terminal());
+    tracing_subscriber::registry().with(fmt).with(filter).init();
 }
 
 fn execute(cli: Cli) -> Result<(), Failure> {

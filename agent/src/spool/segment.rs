@@ -186,26 +186,66 @@ impl Writer {
     }
 }
 
+/// A known position in a segment: the record after id `id` starts at byte `offset`.
+/// Reads start there instead of at the magic, so reading the unacknowledged tail of a
+/// long segment costs the new records only, not every acknowledged one before them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub id: u64,
+    pub offset: u64,
+}
+
+impl Cursor {
+    /// Just after the magic: before every record of a segment whose ids exceed `id`.
+    pub fn start(id: u64) -> Self {
+        Self {
+            id,
+            offset: MAGIC.len() as u64,
+        }
+    }
+}
+
+/// What [`read_range`] found.
+#[derive(Debug, Default)]
+pub struct RangeRead {
+    pub records: Vec<RawRecord>,
+    /// Where the first record with an id above `after` starts (or the end of the
+    /// records skipped), a cursor the next read with the same or a later `after` may
+    /// start from. `None` when nothing was skipped beyond the starting cursor.
+    pub skipped_to: Option<Cursor>,
+    /// A corrupt record ended the read.
+    pub corrupt: bool,
+}
+
 /// Reads the records of one segment with ids in `(after, through]`, at most `max`,
-/// skipping bodies it does not need. A corrupt record ends the read (it is reported
-/// through `corrupt`); records the writer appends meanwhile are simply not seen.
+/// starting at `from` (whose id must not exceed `after`) and skipping bodies it does
+/// not need. A corrupt record ends the read; records the writer appends meanwhile are
+/// simply not seen.
 pub fn read_range(
     path: &Path,
+    from: Cursor,
     after: u64,
     through: u64,
     max: usize,
-    corrupt: &mut bool,
-) -> io::Result<Vec<RawRecord>> {
+) -> io::Result<RangeRead> {
     let mut file = File::open(path)?;
-    let mut magic = [0u8; 8];
-    file.read_exact(&mut magic)?;
-    if &magic != MAGIC {
-        *corrupt = true;
-        return Ok(Vec::new());
+    let mut out = RangeRead::default();
+    if from.offset <= MAGIC.len() as u64 {
+        let mut magic = [0u8; 8];
+        file.read_exact(&mut magic)?;
+        if &magic != MAGIC {
+            out.corrupt = true;
+            return Ok(out);
+        }
+    } else {
+        file.seek(SeekFrom::Start(from.offset))?;
     }
-    let mut out = Vec::new();
+    let mut pos = from.offset.max(MAGIC.len() as u64);
+    // Headers and bodies come through one buffer: a read of the unacknowledged tail is
+    // then a handful of read(2) calls rather than two per record.
+    let mut file = io::BufReader::with_capacity(16 << 10, file);
     let mut header = [0u8; RECORD_HEADER];
-    while out.len() < max {
+    while out.records.len() < max {
         match file.read_exact(&mut header) {
             Ok(()) => {}
             Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => break,
@@ -214,11 +254,14 @@ pub fn read_range(
         let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
         let id = u64::from_le_bytes(header[8..16].try_into().unwrap_or_default());
         if len > MAX_BODY {
-            *corrupt = true;
+            out.corrupt = true;
             break;
         }
+        let end = pos + RECORD_HEADER as u64 + u64::from(len);
         if id <= after {
-            file.seek(SeekFrom::Current(i64::from(len)))?;
+            file.seek_relative(i64::from(len))?;
+            pos = end;
+            out.skipped_to = Some(Cursor { id, offset: pos });
             continue;
         }
         if id > through {
@@ -230,17 +273,18 @@ pub fn read_range(
         match file.read_exact(&mut covered[16..]) {
             Ok(()) => {}
             Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => {
-                *corrupt = true;
+                out.corrupt = true;
                 break;
             }
             Err(err) => return Err(err),
         }
         let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
         if crc32c(&covered) != crc {
-            *corrupt = true;
+            out.corrupt = true;
             break;
         }
-        out.push(RawRecord {
+        pos = end;
+        out.records.push(RawRecord {
             id,
             created_ms: i64::from_le_bytes(header[16..24].try_into().unwrap_or_default()),
             body: covered.split_off(16),
@@ -249,10 +293,11 @@ pub fn read_range(
     Ok(out)
 }
 
-/// The creation time of the first record with an id above `after`, reading headers only.
-pub fn first_created_after(path: &Path, after: u64) -> io::Result<Option<i64>> {
-    let mut file = File::open(path)?;
-    file.seek(SeekFrom::Start(MAGIC.len() as u64))?;
+/// The creation time of the first record with an id above `after`, reading headers
+/// only, from `from` (whose id must not exceed `after`).
+pub fn first_created_after(path: &Path, from: Cursor, after: u64) -> io::Result<Option<i64>> {
+    let mut file = io::BufReader::with_capacity(4 << 10, File::open(path)?);
+    file.seek(SeekFrom::Start(from.offset.max(MAGIC.len() as u64)))?;
     let mut header = [0u8; RECORD_HEADER];
     loop {
         match file.read_exact(&mut header) {
@@ -270,7 +315,7 @@ pub fn first_created_after(path: &Path, after: u64) -> io::Result<Option<i64>> {
         if len > MAX_BODY {
             return Ok(None);
         }
-        file.seek(SeekFrom::Current(i64::from(len)))?;
+        file.seek_relative(i64::from(len))?;
     }
 }
 
@@ -341,15 +386,34 @@ mod tests {
         );
         assert_eq!(scan.valid_len, scan.file_len);
 
-        let mut corrupt = false;
-        let got = read_range(&path, 1, u64::MAX, 10, &mut corrupt).expect("read");
-        assert!(!corrupt);
+        let read = read_range(&path, Cursor::start(0), 1, u64::MAX, 10).expect("read");
+        assert!(!read.corrupt);
+        let got = read.records;
         assert_eq!(got.len(), 2);
         assert_eq!(
             (got[0].id, got[0].created_ms, got[0].body.clone()),
             (2, 20, vec![2; 5])
         );
-        assert_eq!(first_created_after(&path, 2).expect("hdr"), Some(30));
+        let after_first = Cursor {
+            id: 1,
+            offset: (MAGIC.len() + RECORD_HEADER + 5) as u64,
+        };
+        assert_eq!(read.skipped_to, Some(after_first));
+        assert_eq!(
+            first_created_after(&path, Cursor::start(0), 2).expect("hdr"),
+            Some(30)
+        );
+        assert_eq!(
+            first_created_after(&path, after_first, 2).expect("hdr"),
+            Some(30)
+        );
+        // Starting from the cursor gives the same records as starting from the top.
+        let resumed = read_range(&path, after_first, 1, u64::MAX, 10).expect("read");
+        assert_eq!(resumed.records, got);
+        assert_eq!(resumed.skipped_to, None, "nothing skipped past the cursor");
+        let tail = read_range(&path, after_first, 2, u64::MAX, 10).expect("read");
+        assert_eq!(tail.records.len(), 1);
+        assert_eq!(tail.records[0].id, 3);
 
         let mut data = std::fs::read(&path).expect("read");
         let second_body = MAGIC.len() + (RECORD_HEADER + 5) + RECORD_HEADER;
@@ -357,8 +421,8 @@ mod tests {
         std::fs::write(&path, &data).expect("write");
         let scan = super::scan(&path, 0).expect("scan");
         assert_eq!(scan.records, 1, "stops at the corrupt record");
-        let got = read_range(&path, 0, u64::MAX, 10, &mut corrupt).expect("read");
-        assert_eq!(got.len(), 1);
-        assert!(corrupt);
+        let read = read_range(&path, Cursor::start(0), 0, u64::MAX, 10).expect("read");
+        assert_eq!(read.records.len(), 1);
+        assert!(read.corrupt);
     }
 }

@@ -289,3 +289,149 @@ fn a_corrupt_ledger_resends_what_is_on_disk() {
         .expect("reopen despite a corrupt ledger");
     assert_eq!(sample_ts(&all(&spool)), [1, 2, 3]);
 }
+
+/// A copy of the spool directory as a SIGKILL would leave it (no `Drop`, no flush).
+fn crash_copy(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for entry in fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            crash_copy(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn an_acknowledgement_reaches_the_ledger_with_the_next_batch_or_on_a_graceful_stop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spool =
+        Spool::open(dir.path(), config(1 << 20, WhenFull::DropOldest), host()).expect("open");
+    for ts in 1..=3 {
+        spool.append(&cycle(ts, 10, false), ts).expect("append");
+    }
+    spool.begin(7, [0, 2]).expect("begin");
+    spool.ack([0, 2]).expect("ack");
+    assert_eq!(spool.stats().pending, 1, "acknowledged in memory at once");
+
+    // A crash now: the ledger still has batch 7 in flight, so the next start resends
+    // exactly its records under the same number (the collector ignores the repeat).
+    let crashed = tempfile::tempdir().expect("tempdir");
+    crash_copy(dir.path(), crashed.path());
+    let reopened = Spool::open(
+        crashed.path(),
+        config(1 << 20, WhenFull::DropOldest),
+        host(),
+    )
+    .expect("reopen");
+    let flight = reopened.in_flight().expect("batch 7 still in flight");
+    assert_eq!(
+        flight,
+        InFlight {
+            seq: 7,
+            ends: [0, 2]
+        }
+    );
+    let resend = reopened
+        .read(ReadLimits {
+            max_records: usize::MAX,
+            max_bytes: usize::MAX,
+            through: Some(flight.ends),
+        })
+        .expect("read");
+    assert_eq!(sample_ts(&resend), [1, 2]);
+    drop(reopened);
+
+    // The next batch's begin carries the acknowledgement with it.
+    spool.begin(8, [0, 3]).expect("begin");
+    let crashed = tempfile::tempdir().expect("tempdir");
+    crash_copy(dir.path(), crashed.path());
+    let reopened = Spool::open(
+        crashed.path(),
+        config(1 << 20, WhenFull::DropOldest),
+        host(),
+    )
+    .expect("reopen");
+    assert_eq!(
+        reopened.in_flight(),
+        Some(InFlight {
+            seq: 8,
+            ends: [0, 3]
+        })
+    );
+    assert_eq!(sample_ts(&all(&reopened)), [3], "batch 7 is done for good");
+    drop(reopened);
+
+    // A graceful stop (drop) writes an acknowledgement still held in memory.
+    spool.ack([0, 3]).expect("ack");
+    drop(spool);
+    let reopened =
+        Spool::open(dir.path(), config(1 << 20, WhenFull::DropOldest), host()).expect("reopen");
+    assert_eq!(reopened.in_flight(), None);
+    assert!(!reopened.has_pending());
+}
+
+#[test]
+fn reads_of_a_long_segment_resume_where_the_acknowledged_records_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // One segment big enough for every record, so each read has to get past the
+    // acknowledged ones in the same file.
+    let mut cfg = config(1 << 20, WhenFull::DropOldest);
+    cfg.segment_bytes = 256 << 10;
+    let spool = Spool::open(dir.path(), cfg.clone(), host()).expect("open");
+    let mut next_ts = 1;
+    let mut shipped = Vec::new();
+    for round in 0..12 {
+        for _ in 0..(round % 4 + 2) {
+            spool
+                .append(&cycle(next_ts, 30, false), next_ts)
+                .expect("append");
+            next_ts += 1;
+        }
+        let batch = spool
+            .read(ReadLimits {
+                max_records: 3,
+                max_bytes: usize::MAX,
+                through: None,
+            })
+            .expect("read");
+        let ts = sample_ts(&batch);
+        assert_eq!(
+            ts.first().copied(),
+            Some(shipped.len() as i64 + 1),
+            "round {round}"
+        );
+        shipped.extend(ts);
+        spool.ack(batch.ends).expect("ack");
+        if round == 6 {
+            // Reopening forgets the read position; reads still start at the right record.
+            drop(spool);
+            let reopened = Spool::open(dir.path(), cfg.clone(), host()).expect("reopen");
+            let rest = all(&reopened);
+            assert_eq!(
+                sample_ts(&rest).first().copied(),
+                Some(shipped.len() as i64 + 1)
+            );
+            drop(reopened);
+            return check_rest(dir.path(), cfg, shipped, next_ts);
+        }
+    }
+    unreachable!("returns at round 6");
+}
+
+fn check_rest(dir: &Path, cfg: SpoolConfig, mut shipped: Vec<i64>, next_ts: i64) {
+    let spool = Spool::open(dir, cfg, host()).expect("reopen");
+    assert_eq!(
+        fs::read_dir(dir.join("bulk")).expect("lane").count(),
+        1,
+        "one segment"
+    );
+    shipped.extend(sample_ts(&all(&spool)));
+    assert_eq!(
+        shipped,
+        (1..next_ts).collect::<Vec<_>>(),
+        "every record once, in order"
+    );
+}
