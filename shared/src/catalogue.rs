@@ -170,6 +170,17 @@ pub mod names {
 
     // Kernel messages.
     pub const KERNEL_MESSAGES: &str = "harbinger_kernel_messages_total";
+
+    // IPMI (ipmi_exporter's names). Sensors carry `{name, type}` (type as ipmitool
+    // prints it: "Temperature", "Power Supply"…); values add `unit` (`celsius`, `watts`…).
+    pub const IPMI_SENSOR_VALUE: &str = "ipmi_sensor_value";
+    pub const IPMI_SENSOR_STATE: &str = "ipmi_sensor_state";
+    pub const IPMI_SENSOR_THRESHOLD: &str = "ipmi_sensor_threshold";
+    pub const IPMI_SENSOR_ASSERTED: &str = "ipmi_sensor_discrete_asserted";
+    pub const IPMI_UP: &str = "ipmi_up";
+    pub const IPMI_POLL_DURATION: &str = "ipmi_poll_duration_seconds";
+    pub const IPMI_SEL_ENTRIES: &str = "ipmi_sel_entries";
+    pub const IPMI_SEL_FREE: &str = "ipmi_sel_free_bytes";
 }
 
 /// The catalogue, one row per metric.
@@ -341,6 +352,15 @@ mod tests {
             names::FS_USED_RATIO,
             names::SOURCE_SUCCESS,
             names::DISK_LATENCY,
+            names::IPMI_SENSOR_VALUE,
+            names::IPMI_SENSOR_STATE,
+            names::IPMI_SENSOR_THRESHOLD,
+            names::IPMI_SENSOR_ASSERTED,
+            names::IPMI_UP,
+            names::IPMI_POLL_DURATION,
+            names::IPMI_SEL_ENTRIES,
+            names::IPMI_SEL_FREE,
+            names::SCSI_GROWN_DEFECTS,
         ] {
             assert!(lookup(name).is_some(), "{name}");
         }

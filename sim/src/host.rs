@@ -527,8 +527,9 @@ impl HostSim {
                 }
                 None => {}
             }
+            // As the agent's reboot source: a planned reboot is an orderly shutdown.
             let cause = if reboot.planned {
-                attr::CAUSE_PLANNED
+                attr::CAUSE_CLEAN
             } else {
                 attr::CAUSE_UNEXPECTED
             };
@@ -547,7 +548,10 @@ impl HostSim {
                 severity,
                 host,
                 format!("host booted ({cause} reboot)"),
-                &[(attr::CAUSE, cause.to_owned())],
+                &[
+                    (attr::CAUSE, cause.to_owned()),
+                    (attr::PLANNED, reboot.planned.to_string()),
+                ],
             );
             self.inventory_due = true;
         }
@@ -661,11 +665,8 @@ impl HostSim {
                     EventKind::IPMI_SEL,
                     Severity::Critical,
                     Some(ComponentId::new(ComponentKind::Fan, name.clone())),
-                    format!("Fan {name}: Lower Critical going low"),
-                    &[
-                        (attr::SENSOR, name),
-                        (attr::SEL_EVENT, "Lower Critical going low".to_owned()),
-                    ],
+                    sel_message(&name, ipmi::TYPE_FAN, "Lower Critical going low"),
+                    &sel_attrs(&name, ipmi::TYPE_FAN, "Lower Critical going low"),
                 );
             }
             if replaced_at.is_some_and(within) {
@@ -683,22 +684,32 @@ impl HostSim {
                     EventKind::IPMI_SEL,
                     Severity::Critical,
                     component.clone(),
-                    format!("Power Supply {name}: Failure detected"),
-                    &[
-                        (attr::SENSOR, ipmi::ps_status(number)),
-                        (attr::SEL_EVENT, "Failure detected".to_owned()),
-                    ],
+                    sel_message(
+                        &ipmi::ps_status(number),
+                        ipmi::TYPE_POWER_SUPPLY,
+                        "Failure detected",
+                    ),
+                    &sel_attrs(
+                        &ipmi::ps_status(number),
+                        ipmi::TYPE_POWER_SUPPLY,
+                        "Failure detected",
+                    ),
                 );
                 self.event(
                     fault.fail + 1_000,
                     EventKind::IPMI_SEL,
                     Severity::Error,
                     component.clone(),
-                    format!("Power Supply {}: Redundancy Lost", ipmi::PS_REDUNDANCY),
-                    &[
-                        (attr::SENSOR, ipmi::PS_REDUNDANCY.to_owned()),
-                        (attr::SEL_EVENT, "Redundancy Lost".to_owned()),
-                    ],
+                    sel_message(
+                        ipmi::PS_REDUNDANCY,
+                        ipmi::TYPE_POWER_SUPPLY,
+                        "Redundancy Lost",
+                    ),
+                    &sel_attrs(
+                        ipmi::PS_REDUNDANCY,
+                        ipmi::TYPE_POWER_SUPPLY,
+                        "Redundancy Lost",
+                    ),
                 );
             }
             if let Some(at) = fault.replaced_at.filter(|t| within(*t)) {
@@ -707,11 +718,16 @@ impl HostSim {
                     EventKind::IPMI_SEL,
                     Severity::Info,
                     component,
-                    format!("Power Supply {name}: Presence detected; redundancy regained"),
-                    &[
-                        (attr::SENSOR, ipmi::ps_status(number)),
-                        (attr::SEL_EVENT, "Presence detected".to_owned()),
-                    ],
+                    sel_message(
+                        &ipmi::ps_status(number),
+                        ipmi::TYPE_POWER_SUPPLY,
+                        "Presence detected",
+                    ),
+                    &sel_attrs(
+                        &ipmi::ps_status(number),
+                        ipmi::TYPE_POWER_SUPPLY,
+                        "Presence detected",
+                    ),
                 );
                 self.inventory_due = true;
             }
@@ -1184,4 +1200,19 @@ fn threshold_state(value: f64, warning: f64, critical: f64) -> f64 {
     } else {
         ipmi_state::OK
     }
+}
+
+/// A SEL entry's message as the agent's SEL decoder words it.
+fn sel_message(sensor: &str, sensor_type: &str, description: &str) -> String {
+    format!("{sensor} ({sensor_type}): {description} {}", attr::ASSERTED)
+}
+
+/// A SEL entry's attributes as the agent's SEL decoder writes them.
+fn sel_attrs(sensor: &str, sensor_type: &str, description: &str) -> [(&'static str, String); 4] {
+    [
+        (attr::SENSOR, sensor.to_owned()),
+        (attr::SENSOR_TYPE, sensor_type.to_owned()),
+        (attr::DESCRIPTION, description.to_owned()),
+        (attr::DIRECTION, attr::ASSERTED.to_owned()),
+    ]
 }

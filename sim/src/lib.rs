@@ -12,8 +12,10 @@
 //! Hardware metric and event names live in [`names`], in one place.
 //!
 //! The library has no async or network code; the `harbinger-sim` binary adds
-//! `generate` (JSON lines, optionally zstd) and `replay` (POST through the real ingest path).
+//! `generate` (JSON lines, optionally zstd), `replay` (POST through the real ingest path)
+//! and `evaluate` ([`eval`]: Harbinger's engine against two reference detectors).
 
+pub mod eval;
 pub mod extras;
 pub mod generator;
 pub mod hardware;

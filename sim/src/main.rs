@@ -1,5 +1,6 @@
 //! The `harbinger-sim` binary: `generate` writes a simulated fleet to a file, `replay`
-//! POSTs it through a collector's real ingest path.
+//! POSTs it through a collector's real ingest path, `evaluate` scores Harbinger's engine
+//! and two reference detectors on one simulated fleet.
 //!
 //! Exit codes: 0 success, 1 runtime error (I/O, rejected batches), 2 bad arguments.
 
@@ -26,6 +27,19 @@ enum Command {
     Generate(GenerateArgs),
     /// Generate batches ending now and POST them to a collector's /api/v1/ingest.
     Replay(replay::ReplayArgs),
+    /// Feed one simulated fleet through Harbinger's engine, static Prometheus-style
+    /// thresholds and Netdata-style k-means, and report recall, lead time, precision and
+    /// false incidents per 1 000 server-days.
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Args)]
+struct EvaluateArgs {
+    #[command(flatten)]
+    fleet: FleetArgs,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The fleet to simulate.
@@ -55,11 +69,15 @@ pub struct FleetArgs {
     /// Inject no failures and no decoys (a quiet fleet, e.g. for storage benchmarks).
     #[arg(long)]
     no_failures: bool,
+    /// Failure probabilities per host as JSON, overriding the defaults field by field,
+    /// e.g. `{"dimm_uncorrectable": 1.0}` (fields as in the ground truth's FailureRates).
+    #[arg(long, value_name = "JSON", conflicts_with = "no_failures")]
+    failure_rates: Option<String>,
 }
 
 impl FleetArgs {
     /// The spec for a run starting at `start_ms`.
-    pub fn spec(&self, start_ms: i64) -> FleetSpec {
+    pub fn spec(&self, start_ms: i64) -> anyhow::Result<FleetSpec> {
         let mut spec = FleetSpec::new(self.hosts, self.days, self.seed);
         spec.racks = self.racks.unwrap_or(spec.racks);
         spec.sites = self.sites.unwrap_or(spec.sites.min(spec.racks));
@@ -72,7 +90,14 @@ impl FleetArgs {
         if self.no_failures {
             spec.failures = FailureRates::none();
         }
-        spec
+        if let Some(json) = &self.failure_rates {
+            spec.failures =
+                serde_json::from_str(json).map_err(|e| harbinger_sim::SpecError::Invalid {
+                    key: "--failure-rates",
+                    message: e.to_string(),
+                })?;
+        }
+        Ok(spec)
     }
 }
 
@@ -94,9 +119,10 @@ struct GenerateArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let result = match cli.command {
+    let result: anyhow::Result<()> = match cli.command {
         Command::Generate(args) => generate(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Evaluate(args) => evaluate(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -141,7 +167,7 @@ pub fn write_truth(path: &Path, truth: &GroundTruth) -> anyhow::Result<()> {
 fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
     let spec = args
         .fleet
-        .spec(args.start_ms.unwrap_or(FleetSpec::default().start_ms));
+        .spec(args.start_ms.unwrap_or(FleetSpec::default().start_ms))?;
     let fleet = Fleet::new(&spec)?;
     let truth_path = args
         .truth
@@ -183,5 +209,22 @@ fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         truth.decoys.len(),
         truth_path.display()
     );
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)] // The report is the command's output.
+fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
+    let spec = args.fleet.spec(FleetSpec::default().start_ms)?;
+    let report = match harbinger_sim::eval::evaluate(&spec) {
+        Ok(report) => report,
+        Err(harbinger_sim::eval::EvalError::Spec(e)) => return Err(e.into()),
+        Err(e) => return Err(e.into()),
+    };
+    if args.json {
+        let text = serde_json::to_string_pretty(&report).context("cannot encode the report")?;
+        println!("{text}");
+    } else {
+        print!("{}", report.to_text());
+    }
     Ok(())
 }

@@ -1,41 +1,17 @@
 //! Hardware metric, label and event names the simulator emits, in one place.
 //!
-//! The analysis engine matches on these exact strings. They follow the exporters
-//! operators already know (smartctl_exporter, node_exporter's edac and hwmon
-//! collectors, ipmi_exporter) so simulated data looks like what the agent's hardware
-//! sources will send. System metric names come from `harbinger_shared::catalogue`.
+//! Metric names are re-exported from `harbinger_shared::catalogue::names`, the list the
+//! agent's collectors emit from, so a simulated batch and a real one spell every series
+//! alike. Labels, event attributes and IPMI sensor wording follow what the agent's
+//! collectors actually write (agent/src/collectors), which the analysis engine reads.
 
-/// `smartctl_device_attribute_raw{device_id,attribute_id,attribute_name}`: ATA SMART raw value.
-pub const SMART_ATTRIBUTE_RAW: &str = "smartctl_device_attribute_raw";
-/// `smartctl_device_smart_status{device_id}`: 1 passed, 0 failed.
-pub const SMART_STATUS: &str = "smartctl_device_smart_status";
-/// `smartctl_nvme_percentage_used_ratio{device_id}`: NVMe endurance used, 0..1 (can exceed 1).
-pub const NVME_PERCENTAGE_USED: &str = "smartctl_nvme_percentage_used_ratio";
-/// `smartctl_nvme_available_spare_ratio{device_id}`: NVMe spare capacity left, 0..1.
-pub const NVME_AVAILABLE_SPARE: &str = "smartctl_nvme_available_spare_ratio";
-/// `smartctl_nvme_media_errors_total{device_id}`.
-pub const NVME_MEDIA_ERRORS: &str = "smartctl_nvme_media_errors_total";
-/// `smartctl_nvme_critical_warning{device_id}`: the NVMe critical-warning bit field.
-pub const NVME_CRITICAL_WARNING: &str = "smartctl_nvme_critical_warning";
-
-/// `node_edac_dimm_correctable_errors_total{controller,dimm,label}`.
-pub const EDAC_CORRECTABLE: &str = "node_edac_dimm_correctable_errors_total";
-/// `node_edac_dimm_uncorrectable_errors_total{controller,dimm,label}`.
-pub const EDAC_UNCORRECTABLE: &str = "node_edac_dimm_uncorrectable_errors_total";
-
-/// `node_hwmon_fan_rpm{chip,sensor,label}`.
-pub const FAN_RPM: &str = "node_hwmon_fan_rpm";
-/// `node_hwmon_fan_min_rpm{chip,sensor,label}`: the chip's lower alarm threshold.
-pub const FAN_MIN_RPM: &str = "node_hwmon_fan_min_rpm";
-/// `node_hwmon_pwm_ratio{chip,sensor,label}`: the fan's duty cycle, 0..1.
-pub const PWM_RATIO: &str = "node_hwmon_pwm_ratio";
-/// `node_hwmon_temp_celsius{chip,sensor,label}`.
-pub const HWMON_TEMP: &str = "node_hwmon_temp_celsius";
-
-/// `ipmi_sensor_value{name,type,unit}`.
-pub const IPMI_VALUE: &str = "ipmi_sensor_value";
-/// `ipmi_sensor_state{name,type}`: 0 ok, 1 non-critical, 2 critical, 3 non-recoverable.
-pub const IPMI_STATE: &str = "ipmi_sensor_state";
+pub use harbinger_shared::catalogue::names::{
+    EDAC_DIMM_CE as EDAC_CORRECTABLE, EDAC_DIMM_UE as EDAC_UNCORRECTABLE,
+    HWMON_FAN_MIN_RPM as FAN_MIN_RPM, HWMON_FAN_RPM as FAN_RPM, HWMON_PWM_RATIO as PWM_RATIO,
+    HWMON_TEMP, IPMI_SENSOR_STATE as IPMI_STATE, IPMI_SENSOR_VALUE as IPMI_VALUE,
+    NVME_AVAILABLE_SPARE, NVME_CRITICAL_WARNING, NVME_MEDIA_ERRORS, NVME_PERCENTAGE_USED,
+    SMART_ATTRIBUTE_RAW, SMART_STATUS,
+};
 
 /// IPMI sensor states.
 pub mod ipmi_state {
@@ -67,17 +43,23 @@ pub mod label {
 
 /// Event attribute names and values.
 pub mod attr {
-    /// On `reboot`: `planned` or `unexpected`.
+    /// On `reboot`: `clean` (the agent saw an orderly shutdown) or `unexpected`.
     pub const CAUSE: &str = "cause";
-    pub const CAUSE_PLANNED: &str = "planned";
+    pub const CAUSE_CLEAN: &str = "clean";
     pub const CAUSE_UNEXPECTED: &str = "unexpected";
+    /// On `reboot`: `true` | `false`; the engine reads this one.
+    pub const PLANNED: &str = "planned";
     /// On `disk_io_error`: the kernel device name.
     pub const DEVICE: &str = "device";
     /// On `edac_*`: how many errors this event reports.
     pub const COUNT: &str = "count";
-    /// On `ipmi_sel`: the SEL sensor name and its event description.
+    /// On `ipmi_sel`: the SEL sensor name, its type, the event description and whether
+    /// it was asserted or deasserted (the agent's SEL decoder writes all four).
     pub const SENSOR: &str = "sensor";
-    pub const SEL_EVENT: &str = "event";
+    pub const SENSOR_TYPE: &str = "sensor_type";
+    pub const DESCRIPTION: &str = "description";
+    pub const DIRECTION: &str = "direction";
+    pub const ASSERTED: &str = "asserted";
 }
 
 /// ATA SMART attributes the simulator reports: `(id, smartctl name)`.
@@ -130,11 +112,12 @@ pub mod ipmi {
     pub const INLET_TEMP: &str = "Inlet Temp";
     pub const EXHAUST_TEMP: &str = "Exhaust Temp";
     pub const TYPE_TEMPERATURE: &str = "Temperature";
-    pub const UNIT_CELSIUS: &str = "degrees C";
+    /// Units as the agent labels them (Prometheus style, not ipmitool's "degrees C").
+    pub const UNIT_CELSIUS: &str = "celsius";
     pub const TYPE_VOLTAGE: &str = "Voltage";
-    pub const UNIT_VOLTS: &str = "Volts";
+    pub const UNIT_VOLTS: &str = "volts";
     pub const TYPE_CURRENT: &str = "Current";
-    pub const UNIT_WATTS: &str = "Watts";
+    pub const UNIT_WATTS: &str = "watts";
     pub const TYPE_POWER_SUPPLY: &str = "Power Supply";
     pub const TYPE_FAN: &str = "Fan";
     pub const PWR_CONSUMPTION: &str = "Pwr Consumption";

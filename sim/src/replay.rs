@@ -66,7 +66,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
         .context("the system clock is before 1970")?
         .as_millis() as i64;
     let start_ms = now_ms - (args.fleet.days * DAY_MS) as i64;
-    let fleet = Fleet::new(&args.fleet.spec(start_ms))?;
+    let fleet = Fleet::new(&args.fleet.spec(start_ms)?)?;
     if let Some(path) = &args.truth {
         crate::write_truth(path, fleet.truth())?;
     }

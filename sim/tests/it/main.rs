@@ -2,5 +2,6 @@
 
 mod cli;
 mod common;
+mod evaluate;
 mod generator;
 mod truth;
