@@ -1,4 +1,5 @@
-//! The only way the agent runs another program (`smartctl` today).
+//! The only way the agent runs another program (`smartctl`, and ipmitool or FreeIPMI
+//! for the IPMI source's external-tool backends).
 //!
 //! A collector must never be stalled or swamped by a tool it runs, so every command
 //! goes through [`run`]: the binary must be on [`ALLOWED_PROGRAMS`], stdout and stderr
@@ -19,7 +20,15 @@ use std::time::{Duration, Instant};
 
 /// File names of the programs the agent may run. A configured path must end in one of
 /// them, so a typo or a hostile config cannot make the agent run an arbitrary binary.
-pub const ALLOWED_PROGRAMS: &[&str] = &["smartctl"];
+pub const ALLOWED_PROGRAMS: &[&str] = &[
+    "smartctl",
+    "ipmitool",
+    "ipmi-sensors",
+    "ipmimonitoring",
+    "ipmi-sel",
+    "ipmi-dcmi",
+    "bmc-info",
+];
 
 /// Where a bare program name is looked up when `PATH` does not have it: agents often
 /// run under service managers whose `PATH` lacks the `sbin` directories.
@@ -144,8 +153,8 @@ pub fn resolve(program: &Path) -> Result<PathBuf, CommandError> {
         })
 }
 
-/// Runs `program` with `args` (no shell, stdin closed, empty locale so output is not
-/// translated) within `limits`.
+/// Runs `program` with `args` (no shell, stdin closed, C locale so output is not
+/// translated, UTC so printed times are the raw clock values) within `limits`.
 pub fn run<S: AsRef<OsStr>>(
     program: &Path,
     args: &[S],
@@ -161,6 +170,9 @@ pub fn run<S: AsRef<OsStr>>(
     let mut child = Command::new(&resolved)
         .args(args)
         .env("LC_ALL", "C")
+        // ipmitool and FreeIPMI print SEL times in the local zone; in UTC they are
+        // the BMC's raw stamps, as the native SEL reader sees them.
+        .env("TZ", "UTC")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

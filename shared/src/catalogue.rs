@@ -181,6 +181,7 @@ pub mod names {
     pub const IPMI_POLL_DURATION: &str = "ipmi_poll_duration_seconds";
     pub const IPMI_SEL_ENTRIES: &str = "ipmi_sel_entries";
     pub const IPMI_SEL_FREE: &str = "ipmi_sel_free_bytes";
+    pub const IPMI_DCMI_POWER: &str = "ipmi_dcmi_power_consumption_watts";
 }
 
 /// The catalogue, one row per metric.
@@ -230,6 +231,7 @@ pub const CATALOGUE: &[MetricDef] = &[
     metric!("ipmi_poll_duration_seconds", Gauge, "seconds", &["bmc"], "How long the last poll of the BMC took."),
     metric!("ipmi_sel_entries", Gauge, "", &["bmc"], "Entries in the BMC's System Event Log."),
     metric!("ipmi_sel_free_bytes", Gauge, "bytes", &["bmc"], "Free space in the BMC's System Event Log."),
+    metric!("ipmi_dcmi_power_consumption_watts", Gauge, "watts", &["bmc"], "The BMC's DCMI instantaneous power reading (external-tool backends)."),
     metric!("smartctl_device_attribute_raw", Gauge, "", &["device_id", "attribute_id", "attribute_name"], "ATA SMART attribute raw value, decoded (vendor-packed counters unpacked, temperatures as the current value)."),
     metric!("smartctl_device_attribute_value", Gauge, "", &["device_id", "attribute_id", "attribute_name"], "ATA SMART attribute normalized value (vendor scale, usually 1..253, lower is worse)."),
     metric!("smartctl_device_attribute_worst", Gauge, "", &["device_id", "attribute_id", "attribute_name"], "Worst normalized value the attribute ever had."),

@@ -1,14 +1,16 @@
 //! The IPMI source against our simulated BMC (OpenIPMI `ipmi_sim`, config in
-//! `agent/tests/ipmi-sim/`) over RMCP+ with the read-only USER account, compared with
-//! what `ipmitool` lists; and our sensor conventions cross-checked on real `ipmitool
-//! sensor` listings from `$HARBINGER_FIXTURES/ipmi/`.
+//! `agent/tests/ipmi-sim/`) over RMCP+ with the read-only USER account: compared with
+//! what `ipmitool` lists, runtime changes seen in the next cycle, a stopped BMC, and
+//! the ipmitool and FreeIPMI backends giving the native backend's series and events.
+//! (The real-world listings are checked in `ipmi_corpus.rs`.)
 
-use harbinger_agent::collectors::ipmi::config::{IpmiConfig, LanTarget, PrivilegeName};
-use harbinger_agent::collectors::ipmi::sensors::{state_word, threshold_state};
+use harbinger_agent::collectors::ipmi::config::{Backend, IpmiConfig, LanTarget, PrivilegeName};
+use harbinger_agent::collectors::ipmi::text::{ipmitool_sensor, TextReading, TextSensor};
 use harbinger_agent::collectors::ipmi::IpmiCollector;
 use harbinger_agent::collectors::{Collector, StateDir};
 use harbinger_agent::output::{Output, Payload};
 use harbinger_shared::Severity;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -58,8 +60,24 @@ impl Sim {
                 username: self.user.clone(),
                 password: self.password.clone(),
                 privilege: PrivilegeName::User,
+                cipher_suite: None,
+                workarounds: Vec::new(),
             }],
+            ..IpmiConfig::default()
         }
+    }
+
+    /// The same BMC through an external tool. FreeIPMI needs `-W opensesspriv` with
+    /// ipmi_sim (see ../shared/ipmi-sim/README.md).
+    fn tool_config(&self, backend: Backend, interval: Duration) -> IpmiConfig {
+        let mut config = self.config(interval);
+        config.backend = backend;
+        config.command_timeout = Duration::from_secs(5);
+        config.lan[0].cipher_suite = Some(3);
+        if backend == Backend::Freeipmi {
+            config.lan[0].workarounds = vec!["opensesspriv".into()];
+        }
+        config
     }
 
     /// One emulator command through the console, waiting for the prompt each time
@@ -87,7 +105,7 @@ impl Sim {
         out
     }
 
-    fn ipmitool_sensor(&self) -> Vec<Row> {
+    fn ipmitool_sensor(&self) -> Vec<TextSensor> {
         let out = std::process::Command::new("ipmitool")
             .args(["-I", "lanplus", "-C", "3", "-H", &self.host, "-p"])
             .arg(self.port.to_string())
@@ -107,7 +125,10 @@ impl Sim {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        parse_listing(&String::from_utf8_lossy(&out.stdout))
+        let listing = ipmitool_sensor::parse(&String::from_utf8_lossy(&out.stdout))
+            .expect("a sensor listing");
+        assert_eq!(listing.skipped.unreadable(), 0, "{:?}", listing.skipped);
+        listing.sensors
     }
 
     fn signal(&self, sig: &str) {
@@ -121,56 +142,6 @@ impl Sim {
             .expect("kill runs");
         assert!(status.success());
     }
-}
-
-/// One row of `ipmitool sensor`.
-#[derive(Debug, Clone)]
-struct Row {
-    name: String,
-    value: String,
-    unit: String,
-    status: String,
-    /// lnr, lc, lnc, unc, uc, unr.
-    thresholds: [Option<f64>; 6],
-}
-
-const THRESHOLD_NAMES: [&str; 6] = ["lnr", "lc", "lnc", "unc", "uc", "unr"];
-
-fn parse_listing(text: &str) -> Vec<Row> {
-    text.lines()
-        .filter(|l| l.contains('|'))
-        .map(|line| {
-            let cols: Vec<&str> = line.split('|').map(str::trim).collect();
-            assert_eq!(
-                cols.len(),
-                10,
-                "ipmitool sensor rows have 10 columns: {line:?}"
-            );
-            let t = |i: usize| cols[4 + i].parse::<f64>().ok();
-            Row {
-                name: cols[0].to_owned(),
-                value: cols[1].to_owned(),
-                unit: cols[2].to_owned(),
-                status: cols[3].to_owned(),
-                thresholds: [t(0), t(1), t(2), t(3), t(4), t(5)],
-            }
-        })
-        .collect()
-}
-
-/// ipmitool's unit words → our `unit` label.
-fn our_unit(ipmitool: &str) -> Option<&'static str> {
-    Some(match ipmitool {
-        "degrees C" => "celsius",
-        "Volts" => "volts",
-        "RPM" => "rpm",
-        "Watts" => "watts",
-        "Amps" => "amperes",
-        "percent" => "percent",
-        "unspecified" => "unspecified",
-        "discrete" => "discrete",
-        _ => return None,
-    })
 }
 
 /// Cycles the collector until `done` accepts the accumulated output, or `limit` passes.
@@ -210,7 +181,7 @@ fn value(p: &Payload, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
 }
 
 #[test]
-fn sensors_match_ipmitool_and_runtime_changes_arrive_within_one_poll() {
+fn sensors_match_ipmitool_and_runtime_changes_arrive_within_one_cycle() {
     let Some(sim) = sim() else { return };
     let _guard = SIM.lock().unwrap_or_else(|e| e.into_inner());
     let state = tempfile::tempdir().expect("tempdir");
@@ -232,53 +203,54 @@ fn sensors_match_ipmitool_and_runtime_changes_arrive_within_one_poll() {
             s.metric
         );
     }
-    // Same sensors, values, units, states and thresholds as ipmitool shows.
+    // Same sensors, values, units, states and thresholds as ipmitool shows, read by the
+    // product's own `ipmitool sensor` parser.
     let rows = sim.ipmitool_sensor();
-    assert!(rows.len() >= 9, "{rows:?}");
+    assert_eq!(rows.len(), 9, "{rows:?}");
     for row in &rows {
-        let unit = our_unit(&row.unit).expect("known unit");
         let name = [("name", row.name.as_str())];
-        if unit == "discrete" {
-            let bits = u16::from_str_radix(row.value.trim_start_matches("0x"), 16).expect("hex");
-            assert_eq!(
-                value(
+        match &row.reading {
+            TextReading::Discrete { bits, .. } => {
+                let bits = bits.expect("ipmitool sensor prints the state bits");
+                assert_eq!(
+                    value(
+                        &first,
+                        "ipmi_sensor_value",
+                        &[("name", &row.name), ("unit", "discrete")]
+                    ),
+                    Some(f64::from(bits)),
+                    "{row:?}"
+                );
+            }
+            TextReading::Analog { value: want, unit } => {
+                let got = value(
                     &first,
                     "ipmi_sensor_value",
-                    &[("name", &row.name), ("unit", "discrete")]
-                ),
-                Some(f64::from(bits)),
-                "{row:?}"
-            );
-            continue;
-        }
-        let want: f64 = row.value.parse().expect("numeric reading");
-        let got = value(
-            &first,
-            "ipmi_sensor_value",
-            &[("name", &row.name), ("unit", unit)],
-        )
-        .unwrap_or_else(|| panic!("no value for {row:?}"));
-        assert!(
-            (got - want).abs() < 0.001,
-            "{}: ours {got}, ipmitool {want}",
-            row.name
-        );
-        let st = value(&first, "ipmi_sensor_state", &name).expect("state");
-        assert_eq!(state_word(st as u8), row.status, "{row:?}");
-        for (i, t) in row.thresholds.iter().enumerate() {
-            let ours = value(
-                &first,
-                "ipmi_sensor_threshold",
-                &[("name", &row.name), ("threshold", THRESHOLD_NAMES[i])],
-            );
-            match t {
-                Some(t) => assert!(
-                    ours.is_some_and(|o| (o - t).abs() < 0.001),
-                    "{} {}: ours {ours:?}, ipmitool {t}",
-                    row.name,
-                    THRESHOLD_NAMES[i]
-                ),
-                None => assert_eq!(ours, None, "{} {}", row.name, THRESHOLD_NAMES[i]),
+                    &[("name", &row.name), ("unit", unit)],
+                )
+                .unwrap_or_else(|| panic!("no value for {row:?}"));
+                assert!(
+                    (got - want).abs() < 0.001,
+                    "{}: ours {got}, ipmitool {want}",
+                    row.name
+                );
+                let st = value(&first, "ipmi_sensor_state", &name).expect("state");
+                assert_eq!(Some(st as u8), row.state, "{row:?}");
+                for label in ipmitool_sensor::THRESHOLD_COLUMNS {
+                    let ours = value(
+                        &first,
+                        "ipmi_sensor_threshold",
+                        &[("name", &row.name), ("threshold", label)],
+                    );
+                    match row.thresholds.iter().find(|(l, _)| *l == label) {
+                        Some((_, t)) => assert!(
+                            ours.is_some_and(|o| (o - t).abs() < 0.001),
+                            "{} {label}: ours {ours:?}, ipmitool {t}",
+                            row.name
+                        ),
+                        None => assert_eq!(ours, None, "{} {label}", row.name),
+                    }
+                }
             }
         }
     }
@@ -293,34 +265,37 @@ fn sensors_match_ipmitool_and_runtime_changes_arrive_within_one_poll() {
         .iter()
         .any(|i| i.attrs.get("firmware").map(String::as_str) == Some("4.17")));
 
-    // A fan dies and an uncorrectable ECC error is logged at runtime.
+    // A fan dies and an uncorrectable ECC error is logged at runtime. The issue asks
+    // for both "within one cycle": the one collection made one interval after the
+    // change must carry them (the poll of that interval started after the change).
     sim.cmd("sensor_set_value 0x20 0 0x04 0 1");
     sim.cmd("sel_add 0x20 0x02 0 0 0 0 0x20 0x00 0x04 0x0c 0x07 0x6f 0x01 0xff 0xff");
     let changed = Instant::now();
-    let mut fan_seen = false;
-    let mut ecc_seen = false;
-    let (_, ok) = collect_until(&mut c, interval * 3, |p| {
-        if value(p, "ipmi_sensor_value", &[("name", "Fan 1A")]) == Some(0.0) {
-            assert_eq!(
-                value(p, "ipmi_sensor_state", &[("name", "Fan 1A")]),
-                Some(3.0)
-            );
-            fan_seen = true;
-        }
-        ecc_seen |= p.events.iter().any(|e| {
-            e.attrs
-                .get("description")
-                .is_some_and(|d| d.starts_with("Uncorrectable ECC"))
-                && e.severity == Severity::Error
-        });
-        fan_seen && ecc_seen
+    std::thread::sleep(interval);
+    let mut out = Output::new();
+    let collect_started = Instant::now();
+    let _ = c.collect(2_000_000, &mut out);
+    let waited = collect_started.elapsed();
+    let next = out.finish();
+    let fan = value(&next, "ipmi_sensor_value", &[("name", "Fan 1A")]);
+    let fan_state = value(&next, "ipmi_sensor_state", &[("name", "Fan 1A")]);
+    let ecc = next.events.iter().any(|e| {
+        e.attrs
+            .get("description")
+            .is_some_and(|d| d.starts_with("Uncorrectable ECC"))
+            && e.severity == Severity::Error
     });
     // Restore before asserting, so a failure leaves the simulator as it was.
     sim.cmd("sensor_set_value 0x20 0 0x04 90 1");
-    assert!(
-        ok,
-        "fan {fan_seen}, ECC event {ecc_seen} after {:?}",
+    assert_eq!(
+        (fan, fan_state, ecc),
+        (Some(0.0), Some(3.0), true),
+        "one cycle ({:?} after the change, collect waited {waited:?})",
         changed.elapsed()
+    );
+    assert!(
+        waited < Duration::from_millis(500),
+        "collect waited {waited:?}"
     );
 }
 
@@ -393,65 +368,92 @@ fn a_stopped_bmc_degrades_the_source_without_stalling_the_agent() {
     assert!(recovered, "the IPMI source did not recover");
 }
 
+/// The samples of the IPMI sensor series, by metric and labels, values rounded to the
+/// two decimals FreeIPMI prints.
+fn sensor_series(p: &Payload) -> BTreeMap<String, i64> {
+    p.series
+        .iter()
+        .filter(|s| s.metric.starts_with("ipmi_sensor_"))
+        .filter_map(|s| {
+            let v = s.points.last()?.value;
+            Some((
+                format!("{} {:?}", s.metric, s.labels),
+                (v * 100.0).round() as i64,
+            ))
+        })
+        .collect()
+}
+
+/// What identifies a SEL event across backends.
+fn sel_events(p: &Payload) -> BTreeSet<String> {
+    p.events
+        .iter()
+        .filter(|e| e.kind.as_str() == "ipmi_sel")
+        .map(|e| {
+            let a = |k: &str| e.attrs.get(k).cloned().unwrap_or_default();
+            format!(
+                "{} {} {} {} {} {:?} {} reading={} threshold={}",
+                e.ts,
+                a("record_id"),
+                a("sensor"),
+                a("sensor_type"),
+                a("description"),
+                e.severity,
+                a("direction"),
+                a("reading"),
+                a("threshold"),
+            )
+        })
+        .collect()
+}
+
 #[test]
-fn real_ipmitool_listings_agree_with_our_state_and_unit_conventions() {
-    let Ok(dir) = std::env::var("HARBINGER_FIXTURES") else {
-        eprintln!("SKIPPED: IPMI listings conformance (set HARBINGER_FIXTURES)");
-        return;
+fn ipmitool_and_freeipmi_backends_give_the_native_series_and_events() {
+    let Some(sim) = sim() else { return };
+    let _guard = SIM.lock().unwrap_or_else(|e| e.into_inner());
+    let interval = Duration::from_secs(10);
+    let first_poll = |config: IpmiConfig| {
+        let state = tempfile::tempdir().expect("tempdir");
+        let mut c = IpmiCollector::new(config, StateDir::persistent(state.path()));
+        let (p, ok) = collect_until(&mut c, Duration::from_secs(20), |p| {
+            p.series.iter().any(|s| s.metric == "ipmi_sensor_value")
+        });
+        assert!(ok, "no sensor values: {p:?}");
+        assert_eq!(value(&p, "ipmi_up", &[]), Some(1.0), "{p:?}");
+        p
     };
-    let dir = std::path::Path::new(&dir).join("ipmi");
-    let mut files = 0;
-    let mut rows_checked = 0;
-    let mut nr_fans = 0;
-    for entry in std::fs::read_dir(&dir).expect("fixtures/ipmi") {
-        let path = entry.expect("entry").path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        if !name.starts_with("ipmitool-sensor-") {
-            continue;
-        }
-        files += 1;
-        let rows = parse_listing(&std::fs::read_to_string(&path).expect("readable"));
-        assert!(!rows.is_empty(), "{name}");
-        for row in rows {
-            // Absent sensors ("na", no unit) are the readings we leave out.
-            if row.value == "na" {
-                assert_eq!(row.status, "na", "{name}: {row:?}");
-                continue;
-            }
-            assert!(our_unit(&row.unit).is_some(), "{name}: unit {:?}", row.unit);
-            let Ok(v) = row.value.parse::<f64>() else {
-                continue;
-            };
-            if !matches!(row.status.as_str(), "ok" | "nc" | "cr" | "nr") {
-                continue;
-            }
-            // The comparison bits a BMC would report for this value (at or beyond).
-            let [lnr, lc, lnc, unc, uc, unr] = row.thresholds;
-            let below = |t: Option<f64>| t.is_some_and(|t| v <= t);
-            let above = |t: Option<f64>| t.is_some_and(|t| v >= t);
-            let bits = u8::from(below(lnc))
-                | u8::from(below(lc)) << 1
-                | u8::from(below(lnr)) << 2
-                | u8::from(above(unc)) << 3
-                | u8::from(above(uc)) << 4
-                | u8::from(above(unr)) << 5;
-            assert_eq!(
-                state_word(threshold_state(bits)),
-                row.status,
-                "{name}: {row:?}"
-            );
-            rows_checked += 1;
-            if row.unit == "RPM" && row.status == "nr" {
-                nr_fans += 1;
-            }
-        }
+    let native = first_poll(sim.config(interval));
+    let want = sensor_series(&native);
+    assert!(want.len() > 40, "{want:#?}");
+    let want_events = sel_events(&native);
+    assert!(want_events.len() >= 2, "{want_events:#?}");
+    for backend in [Backend::Ipmitool, Backend::Freeipmi] {
+        let tool = if backend == Backend::Ipmitool {
+            "ipmitool"
+        } else {
+            "ipmi-sensors"
+        };
+        assert!(
+            harbinger_agent::exec::resolve(std::path::Path::new(tool)).is_ok(),
+            "{tool} not found: install ipmitool and freeipmi-tools (.ci/run does)"
+        );
+        let p = first_poll(sim.tool_config(backend, interval));
+        assert_eq!(sensor_series(&p), want, "{backend:?}: sensor series differ");
+        assert_eq!(
+            sel_events(&p),
+            want_events,
+            "{backend:?}: SEL events differ"
+        );
+        let inventory = |p: &Payload| p.inventory.first().map(|i| i.attrs.clone());
+        assert_eq!(
+            inventory(&p),
+            inventory(&native),
+            "{backend:?}: BMC inventory"
+        );
+        assert_eq!(
+            value(&p, "ipmi_sel_entries", &[]),
+            value(&native, "ipmi_sel_entries", &[]),
+            "{backend:?}"
+        );
     }
-    assert!(files >= 5, "{files} listings");
-    assert!(rows_checked > 150, "{rows_checked} rows");
-    // The README's failing listing: fans in state nr (0 RPM, and above UNR).
-    assert!(nr_fans >= 5, "{nr_fans} non-recoverable fans");
 }

@@ -52,6 +52,9 @@ const SET_KEYS: &[&str] = &[
     "ipmi.local_device",
     "ipmi.timeout",
     "ipmi.retries",
+    "ipmi.backend",
+    "ipmi.command_timeout",
+    "ipmi.dcmi",
 ];
 
 /// Optional keys and list entries, shown commented out: (the line that must appear,
@@ -72,6 +75,9 @@ const EXAMPLE_KEYS: &[(&str, &str)] = &[
     ("# username =", "[ipmi]"),
     ("# password =", "[ipmi]"),
     ("# privilege =", "[ipmi]"),
+    ("# cipher_suite =", "[ipmi]"),
+    ("# workarounds =", "[ipmi]"),
+    ("# tool_dir =", "[ipmi]"),
 ];
 
 fn sample() -> (PathBuf, String) {

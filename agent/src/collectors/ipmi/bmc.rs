@@ -35,6 +35,24 @@ pub struct PollResult {
     pub events: Vec<Event>,
     pub inventory: Option<InventoryItem>,
     pub sel: Option<SelStamp>,
+    /// The DCMI power reading in watts (external-tool backends).
+    pub dcmi_watts: Option<f64>,
+}
+
+impl PollResult {
+    /// A result with nothing read yet.
+    pub fn empty(bmc: &str) -> Self {
+        Self {
+            bmc: bmc.to_owned(),
+            error: None,
+            duration: Duration::ZERO,
+            readings: Vec::new(),
+            events: Vec::new(),
+            inventory: None,
+            sel: None,
+            dcmi_watts: None,
+        }
+    }
 }
 
 enum Conn {
@@ -75,15 +93,7 @@ impl Poller {
     /// Polls once; a transport failure drops the session so the next poll starts anew.
     pub fn poll(&mut self, now_ms: i64) -> PollResult {
         let started = Instant::now();
-        let mut result = PollResult {
-            bmc: self.name.clone(),
-            error: None,
-            duration: Duration::ZERO,
-            readings: Vec::new(),
-            events: Vec::new(),
-            inventory: None,
-            sel: None,
-        };
+        let mut result = PollResult::empty(&self.name);
         let outcome = match self.connect() {
             Ok(mut conn) => {
                 let outcome = match &mut conn {
@@ -220,6 +230,16 @@ impl Poller {
             self.cursor = Some(cursor);
         }
         Ok(())
+    }
+}
+
+impl super::BmcPoll for Poller {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn poll(&mut self, now_ms: i64) -> PollResult {
+        Poller::poll(self, now_ms)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `[ipmi]` configuration section: the in-band device, the BMCs reached over
-//! RMCP+ (`[[ipmi.lan]]`), and the bounds that keep a hung BMC from piling up work.
+//! RMCP+ (`[[ipmi.lan]]`), the bounds that keep a hung BMC from piling up work, and
+//! which backend talks to them (our own RMCP+/ioctl code, or ipmitool or FreeIPMI).
 
 use super::lanplus::Privilege;
 use crate::config::{check_range, invalid, ConfigError};
@@ -25,6 +26,39 @@ pub struct IpmiConfig {
     pub retries: u32,
     /// BMCs reached over the network (RMCP+, cipher suite 3).
     pub lan: Vec<LanTarget>,
+    /// Who talks to the BMCs: `native` (built in), `ipmitool` or `freeipmi`.
+    pub backend: Backend,
+    /// Where the external tools are; unset, `PATH` and the sbin directories.
+    pub tool_dir: Option<PathBuf>,
+    /// How long one external tool command may run before it is killed.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub command_timeout: Duration,
+    /// Whether the external-tool backends read the DCMI power reading.
+    pub dcmi: bool,
+}
+
+/// The backend that talks to the BMCs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Our own RMCP+ session and the in-band device, through ipmi-rs.
+    #[default]
+    Native,
+    /// `ipmitool`, for BMCs the native path cannot talk to (cipher suite 17, odd
+    /// firmware) or hosts that standardise on it.
+    Ipmitool,
+    /// FreeIPMI's `ipmi-sensors`, `ipmi-sel`, `ipmi-dcmi` and `bmc-info`.
+    Freeipmi,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Native => "native",
+            Backend::Ipmitool => "ipmitool",
+            Backend::Freeipmi => "freeipmi",
+        }
+    }
 }
 
 /// One `[[ipmi.lan]]` BMC.
@@ -40,6 +74,13 @@ pub struct LanTarget {
     /// or `administrator`.
     #[serde(default)]
     pub privilege: PrivilegeName,
+    /// The RMCP+ cipher suite the external tools ask for (`-C`/`-I`); the native
+    /// backend speaks suite 3 only.
+    #[serde(default)]
+    pub cipher_suite: Option<u8>,
+    /// FreeIPMI workaround flags (`-W`), e.g. `opensesspriv`.
+    #[serde(default)]
+    pub workarounds: Vec<String>,
 }
 
 /// The privilege names accepted in the config file.
@@ -75,6 +116,8 @@ impl std::fmt::Debug for LanTarget {
             .field("username", &self.username)
             .field("password", &"<redacted>")
             .field("privilege", &self.privilege)
+            .field("cipher_suite", &self.cipher_suite)
+            .field("workarounds", &self.workarounds)
             .finish()
     }
 }
@@ -99,6 +142,10 @@ impl Default for IpmiConfig {
             timeout: Duration::from_secs(2),
             retries: 2,
             lan: Vec::new(),
+            backend: Backend::Native,
+            tool_dir: None,
+            command_timeout: Duration::from_secs(30),
+            dcmi: true,
         }
     }
 }
@@ -131,6 +178,23 @@ impl IpmiConfig {
         if self.local_device.as_os_str().is_empty() {
             return Err(invalid("ipmi.local_device", "must not be empty"));
         }
+        check_range(
+            "ipmi.command_timeout",
+            self.command_timeout,
+            Duration::from_secs(1),
+            Duration::from_secs(600),
+        )?;
+        // The tool runs on the BMC's own thread, but a command that outlives the
+        // interval would still let polls fall behind.
+        if self.backend != Backend::Native && self.command_timeout >= self.interval {
+            return Err(invalid(
+                "ipmi.command_timeout",
+                "must be shorter than ipmi.interval",
+            ));
+        }
+        if self.tool_dir.as_ref().is_some_and(|d| !d.is_absolute()) {
+            return Err(invalid("ipmi.tool_dir", "must be an absolute path"));
+        }
         for (i, target) in self.lan.iter().enumerate() {
             let key = |k: &str| format!("ipmi.lan[{i}].{k}");
             if target.host.trim().is_empty() {
@@ -149,6 +213,50 @@ impl IpmiConfig {
                 return Err(invalid(
                     key("password"),
                     "must be at most 20 bytes (IPMI v2.0 limit)",
+                ));
+            }
+            // The password goes to the tools in a file, one line; FreeIPMI's config
+            // file splits its values at blanks and comments at '#'.
+            if target.password.contains(['\n', '\r']) {
+                return Err(invalid(key("password"), "must not contain a line break"));
+            }
+            if self.backend == Backend::Freeipmi
+                && target
+                    .password
+                    .contains(|c: char| c.is_whitespace() || c == '#' || c == '"')
+            {
+                return Err(invalid(
+                    key("password"),
+                    "with backend = \"freeipmi\", must not contain blanks, '#' or '\"'",
+                ));
+            }
+            match (self.backend, target.cipher_suite) {
+                (_, None) | (Backend::Native, Some(3)) => {}
+                (Backend::Native, Some(_)) => {
+                    return Err(invalid(
+                        key("cipher_suite"),
+                        "the native backend speaks cipher suite 3 only; use backend = \"ipmitool\" or \"freeipmi\" for others",
+                    ))
+                }
+                (_, Some(suite)) if suite > 19 => {
+                    return Err(invalid(key("cipher_suite"), "must be 0 to 19"))
+                }
+                _ => {}
+            }
+            if !target.workarounds.is_empty() && self.backend != Backend::Freeipmi {
+                return Err(invalid(
+                    key("workarounds"),
+                    "FreeIPMI workaround flags need backend = \"freeipmi\"",
+                ));
+            }
+            if let Some(bad) = target
+                .workarounds
+                .iter()
+                .find(|w| w.is_empty() || !w.chars().all(|c| c.is_ascii_alphanumeric()))
+            {
+                return Err(invalid(
+                    key("workarounds"),
+                    format!("{bad:?} is not a FreeIPMI workaround flag"),
                 ));
             }
         }
@@ -201,5 +309,34 @@ mod tests {
         let err =
             parse("[[lan]]\nhost = \"h\"\nusername = \"u\"\npasword = \"p\"").expect_err("typo");
         assert!(err.contains("pasword"), "{err}");
+    }
+
+    #[test]
+    fn tool_backends() {
+        let config = parse("backend = \"ipmitool\"\n[[lan]]\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\ncipher_suite = 17\n")
+            .expect("valid");
+        assert_eq!(config.backend, Backend::Ipmitool);
+        assert_eq!(config.lan[0].cipher_suite, Some(17));
+        assert_eq!(
+            parse("").map(|c| (c.backend, c.dcmi)),
+            Ok((Backend::Native, true))
+        );
+        let err =
+            parse("[[lan]]\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\ncipher_suite = 17\n")
+                .expect_err("native speaks suite 3");
+        assert!(err.starts_with("ipmi.lan[0].cipher_suite:"), "{err}");
+        let err = parse("backend = \"ipmitool\"\n[[lan]]\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\nworkarounds = [\"opensesspriv\"]\n")
+            .expect_err("workarounds are FreeIPMI's");
+        assert!(err.starts_with("ipmi.lan[0].workarounds:"), "{err}");
+        let err = parse("backend = \"freeipmi\"\n[[lan]]\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\nworkarounds = [\"a,b\"]\n")
+            .expect_err("one flag per entry");
+        assert!(err.starts_with("ipmi.lan[0].workarounds:"), "{err}");
+        let err = parse("backend = \"freeipmi\"\ninterval = \"20s\"\ncommand_timeout = \"30s\"")
+            .expect_err("outlives the interval");
+        assert!(err.starts_with("ipmi.command_timeout:"), "{err}");
+        let err = parse("backend = \"snmp\"").expect_err("unknown backend");
+        assert!(err.contains("snmp"), "{err}");
+        let err = parse("tool_dir = \"bin\"").expect_err("relative");
+        assert!(err.starts_with("ipmi.tool_dir:"), "{err}");
     }
 }
