@@ -5,7 +5,7 @@ use crate::case::{round6, severity_of, OpenIncident};
 use crate::detect::baseline::BaselineView;
 use crate::detect::counter::CounterState;
 use crate::detect::multivariate::MvState;
-use crate::detect::peer::{PeerGroup, PeerMemberState};
+use crate::detect::peer::{ConditionWindows, PeerGroup, PeerMemberState};
 use crate::detect::rate::RateState;
 use crate::detect::trend::TrendState;
 use crate::detect::{ms, Emit, DAY_MS};
@@ -51,7 +51,9 @@ enum Use {
     Peer(u16),
     Trend(u16),
     Feature(u16),
-    /// Kept only for its last value (a peer condition or a trend threshold).
+    /// A peer rule's condition: its window means are kept.
+    Condition,
+    /// Kept only for its last value (a trend threshold).
     Keep,
 }
 
@@ -199,11 +201,15 @@ impl Engine {
         if let Some(items) = &batch.inventory {
             self.apply_inventory(h, items, batch, &mut outcomes, &mut out);
         }
-        for series in &batch.series {
-            if let Some(sid) = self.intern(h, &series.metric, &series.labels) {
-                self.process_series(sid, &series.points, &mut signals);
-            }
-        }
+        let interned: Vec<(u32, &[Point])> = batch
+            .series
+            .iter()
+            .filter_map(|s| {
+                self.intern(h, &s.metric, &s.labels)
+                    .map(|sid| (sid, s.points.as_slice()))
+            })
+            .collect();
+        self.process_in_time_order(&interned, &mut signals);
         let mut events: Vec<&Event> = batch.events.iter().collect();
         events.sort_by_key(|e| e.ts);
         for ev in events {
@@ -426,7 +432,7 @@ impl Engine {
             Tap::Baseline { rule, .. } => Some(&self.rules.baselines[*rule as usize].component),
             Tap::Peer { rule, .. } => Some(&self.rules.peers[*rule as usize].component),
             Tap::Trend { rule, .. } => Some(&self.rules.trends[*rule as usize].component),
-            Tap::Feature { .. } => None,
+            Tap::Feature { .. } | Tap::Condition { .. } => None,
         })
     }
 
@@ -503,6 +509,12 @@ impl Engine {
                     st: TrendState::default(),
                 },
                 Use::Feature(feature) => Tap::Feature { feature },
+                Use::Condition if taps.iter().any(|t| matches!(t, Tap::Condition { .. })) => {
+                    continue
+                }
+                Use::Condition => Tap::Condition {
+                    st: ConditionWindows::default(),
+                },
                 Use::Keep => continue,
             });
         }
@@ -518,6 +530,33 @@ impl Engine {
     }
 
     // ----- samples ----------------------------------------------------------------
+
+    /// Feeds a batch's series one timestamp at a time across all of them, so a rule
+    /// that reads another series (a peer rule's condition, a trend's threshold metric)
+    /// sees it as of the same event time even when a batch carries several intervals
+    /// (an agent replaying its spool, the simulator's multi-interval batches).
+    fn process_in_time_order(&mut self, series: &[(u32, &[Point])], signals: &mut Vec<Signal>) {
+        let mut cursor = vec![0_usize; series.len()];
+        loop {
+            let next = series
+                .iter()
+                .zip(&cursor)
+                .filter_map(|((_, points), &c)| points.get(c).map(|p| p.ts))
+                .min();
+            let Some(t) = next else {
+                break;
+            };
+            for ((sid, points), c) in series.iter().zip(cursor.iter_mut()) {
+                let start = *c;
+                while points.get(*c).is_some_and(|p| p.ts <= t) {
+                    *c += 1;
+                }
+                if *c > start {
+                    self.process_series(*sid, &points[start..*c], signals);
+                }
+            }
+        }
+    }
 
     fn process_series(&mut self, sid: u32, points: &[Point], signals: &mut Vec<Signal>) {
         let mut taps = std::mem::take(&mut self.st.series[sid as usize].taps);
@@ -605,6 +644,7 @@ impl Engine {
                                 .push(self.signal_for(sid, &r.id, &r.title, &r.action, p.ts, emit));
                         }
                     }
+                    Tap::Condition { st } => st.on_sample(p.ts, p.value, baseline_ms),
                     Tap::Feature { feature } => {
                         let h = self.st.series[sid as usize].host;
                         let cfg = &self.rules.multivariate;
@@ -723,10 +763,18 @@ impl Engine {
                 let Some(cond) = self.find_series(s.host, m, &labels) else {
                     return;
                 };
-                let v = self.st.series[cond as usize].last_value;
-                if !v.is_finite() {
+                // The condition over the same window; none there means no honest bucket.
+                let Some(v) = self.st.series[cond as usize]
+                    .taps
+                    .iter()
+                    .find_map(|t| match t {
+                        Tap::Condition { st } => st.mean_at(window),
+                        _ => None,
+                    })
+                    .filter(|v| v.is_finite())
+                else {
                     return;
-                }
+                };
                 (v / r.condition_step).floor() as i64
             }
             None => 0,
@@ -1330,7 +1378,9 @@ impl Engine {
             let mut action = None;
             match place.open.as_mut() {
                 None => {
-                    if active.len() >= t.min_hosts as usize && !narrower_covers {
+                    let enough = active.len() >= t.min_hosts as usize
+                        && active.len() as f64 >= t.min_fraction * members as f64;
+                    if enough && !narrower_covers {
                         place.open = Some(OpenIncident {
                             opened_ms: now,
                             revision: 0,
@@ -1546,7 +1596,7 @@ fn compile(rules: &RulePack) -> UseMap {
     for (i, r) in rules.peers.iter().enumerate() {
         add(&r.metric, Use::Peer(i as u16), &r.match_labels);
         if let Some(c) = &r.condition_metric {
-            add(c, Use::Keep, &BTreeMap::new());
+            add(c, Use::Condition, &BTreeMap::new());
         }
     }
     for (i, r) in rules.trends.iter().enumerate() {

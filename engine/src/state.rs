@@ -9,7 +9,7 @@ use crate::case::{Case, OpenIncident};
 use crate::detect::baseline::BaselineState;
 use crate::detect::counter::CounterState;
 use crate::detect::multivariate::MvState;
-use crate::detect::peer::{PeerGroup, PeerMemberState};
+use crate::detect::peer::{ConditionWindows, PeerGroup, PeerMemberState};
 use crate::detect::rate::RateState;
 use crate::detect::trend::TrendState;
 use crate::learn::LearnState;
@@ -22,13 +22,37 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A detector attached to one series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Tap {
-    Hard { rule: u16, holding: bool },
-    Counter { rule: u16, st: CounterState },
-    Rate { rule: u16, st: RateState },
-    Baseline { rule: u16, st: Box<BaselineState> },
-    Peer { rule: u16, st: PeerMemberState },
-    Trend { rule: u16, st: TrendState },
-    Feature { feature: u16 },
+    Hard {
+        rule: u16,
+        holding: bool,
+    },
+    Counter {
+        rule: u16,
+        st: CounterState,
+    },
+    Rate {
+        rule: u16,
+        st: RateState,
+    },
+    Baseline {
+        rule: u16,
+        st: Box<BaselineState>,
+    },
+    Peer {
+        rule: u16,
+        st: PeerMemberState,
+    },
+    Trend {
+        rule: u16,
+        st: TrendState,
+    },
+    Feature {
+        feature: u16,
+    },
+    /// A peer rule's condition (e.g. PWM duty): its recent window means.
+    Condition {
+        st: ConditionWindows,
+    },
 }
 
 /// One interned series.

@@ -40,6 +40,10 @@ struct EvaluateArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Run only these detectors (comma-separated: harbinger, static-thresholds,
+    /// netdata-kmeans); all three by default.
+    #[arg(long, value_delimiter = ',')]
+    detectors: Vec<String>,
 }
 
 /// The fleet to simulate.
@@ -215,9 +219,21 @@ fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
 #[allow(clippy::print_stdout)] // The report is the command's output.
 fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     let spec = args.fleet.spec(FleetSpec::default().start_ms)?;
-    let report = match harbinger_sim::eval::evaluate(&spec) {
+    let names: Vec<&str> = if args.detectors.is_empty() {
+        harbinger_sim::eval::DETECTORS.to_vec()
+    } else {
+        args.detectors.iter().map(String::as_str).collect()
+    };
+    let report = match harbinger_sim::eval::evaluate_only(&spec, &names) {
         Ok(report) => report,
         Err(harbinger_sim::eval::EvalError::Spec(e)) => return Err(e.into()),
+        Err(e @ harbinger_sim::eval::EvalError::UnknownDetector(_)) => {
+            return Err(harbinger_sim::SpecError::Invalid {
+                key: "--detectors",
+                message: e.to_string(),
+            }
+            .into())
+        }
         Err(e) => return Err(e.into()),
     };
     if args.json {

@@ -5,8 +5,8 @@
 //! slot (hour-of-week once that slot is warm, else hour-of-day), and then teaches it.
 //! Learning clips the residual at `clip` spreads (a Huber-style update), so one bad hour
 //! cannot drag the baseline, while a lasting change is adopted at the forgetting rate.
-//! Until a slot has seen `warmup_windows` windows the detector reports that it is
-//! warming up instead of alarming; a deviation must persist `persistence` windows.
+//! Until a slot has been visited `warmup_visits` times (days, for hour-of-day slots) the
+//! detector reports that it is warming up instead of alarming; a deviation must persist `persistence` windows.
 
 use super::{Emit, HOUR_MS};
 use crate::rules::{BaselineRule, BaselineSettings, Direction};
@@ -57,13 +57,14 @@ impl Slot {
                 }
             }
         }
+        let per_window = window_forgetting(settings);
         let a = if slow {
-            settings.forgetting * DEVIATING_RATE
-        } else if self.n < settings.warmup_windows {
+            per_window * DEVIATING_RATE
+        } else if self.n < warm_windows(settings) {
             // Average plainly during warm-up, then forget exponentially.
             1.0 / (f64::from(self.n) + 1.0)
         } else {
-            settings.forgetting
+            per_window
         };
         let s = self.spread.max(min_spread);
         let r = (x - self.centre).clamp(-settings.clip * s, settings.clip * s);
@@ -71,6 +72,21 @@ impl Slot {
         self.spread += a * (r.abs() * MAD_TO_SIGMA - self.spread);
         self.n = self.n.saturating_add(1);
     }
+}
+
+/// Windows in one visit of a slot (an hour).
+fn windows_per_visit(settings: &BaselineSettings) -> f64 {
+    (60.0 / settings.window_minutes).max(1.0)
+}
+
+/// The per-window weight that gives `forgetting` per visit.
+fn window_forgetting(settings: &BaselineSettings) -> f64 {
+    1.0 - (1.0 - settings.forgetting).powf(1.0 / windows_per_visit(settings))
+}
+
+/// Windows a slot needs before it may alarm.
+fn warm_windows(settings: &BaselineSettings) -> u32 {
+    (f64::from(settings.warmup_visits) * windows_per_visit(settings)).ceil() as u32
 }
 
 /// State of one series' baseline.
@@ -150,7 +166,8 @@ impl BaselineState {
         let how = hour_of_week(ts);
         let week = self.week[how];
         let day = self.day[how % DAY_SLOTS];
-        if week.n >= settings.warmup_windows {
+        let warm = warm_windows(settings);
+        if week.n >= warm {
             BaselineView {
                 warming_up: false,
                 centre: week.centre,
@@ -160,7 +177,7 @@ impl BaselineState {
             }
         } else {
             BaselineView {
-                warming_up: day.n < settings.warmup_windows,
+                warming_up: day.n < warm,
                 centre: day.centre,
                 spread: day.spread,
                 seasonal: "day",

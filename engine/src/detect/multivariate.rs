@@ -252,6 +252,27 @@ impl Model {
     }
 }
 
+thread_local! {
+    /// linfa's k-means spreads its assignment step over rayon's pool. On the engine's
+    /// windows (a few hundred rows) handing work between threads costs far more than the
+    /// work: profiling `harbinger-sim evaluate` put 45 % of its time in futex and
+    /// sched_yield. A one-thread pool made of the calling thread runs the same code
+    /// inline, and leaves the other cores to the rest of the process.
+    static INLINE_POOL: Option<rayon::ThreadPool> = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .use_current_thread()
+        .build()
+        .ok();
+}
+
+/// Runs `f` with rayon's parallel iterators executing on the current thread.
+fn inline<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    INLINE_POOL.with(|pool| match pool {
+        Some(pool) => pool.install(f),
+        None => f(),
+    })
+}
+
 fn fit_model(rows: &[Vec<f64>], cfg: &Multivariate, seed: u64) -> Option<Model> {
     let dims = rows.first()?.len();
     let n = rows.len() as f64;
@@ -280,13 +301,12 @@ fn fit_model(rows: &[Vec<f64>], cfg: &Multivariate, seed: u64) -> Option<Model> 
     }
     let data = Array2::from_shape_vec((rows.len(), dims), flat).ok()?;
     let rng = Xoshiro256Plus::seed_from_u64(seed);
-    let model = KMeans::params_with_rng(cfg.k as usize, rng)
+    let params = KMeans::params_with_rng(cfg.k as usize, rng)
         .init_method(KMeansInit::KMeansPlusPlus)
         .n_runs(3)
         .max_n_iterations(100)
-        .tolerance(1e-6)
-        .fit(&DatasetBase::from(data))
-        .ok()?;
+        .tolerance(1e-6);
+    let model = inline(|| params.fit(&DatasetBase::from(data))).ok()?;
     let centroids: Vec<Vec<f64>> = model.centroids().outer_iter().map(|c| c.to_vec()).collect();
     let mut m = Model {
         centroids,

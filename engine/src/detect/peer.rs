@@ -49,6 +49,54 @@ impl PeerMemberState {
     }
 }
 
+/// The recent window means of a peer rule's condition series (a fan's PWM duty), so a
+/// member's window is bucketed by the condition over the same window, not by whatever
+/// the condition's latest sample is when the member's window closes. Batches that carry
+/// several intervals, and a window closing only when the next one starts, would
+/// otherwise compare a fan's speed with the duty of another time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConditionWindows {
+    open: PeerMemberState,
+    /// Closed windows, oldest first, at most [`CONDITION_WINDOWS_KEPT`].
+    closed: std::collections::VecDeque<(i64, f64)>,
+}
+
+/// How many closed condition windows are kept: enough for a batch of several intervals
+/// whose member series are processed before their condition.
+pub const CONDITION_WINDOWS_KEPT: usize = 16;
+
+impl Default for ConditionWindows {
+    fn default() -> Self {
+        Self {
+            open: PeerMemberState::default(),
+            closed: std::collections::VecDeque::with_capacity(CONDITION_WINDOWS_KEPT),
+        }
+    }
+}
+
+impl ConditionWindows {
+    pub fn on_sample(&mut self, ts: i64, value: f64, window_ms: i64) {
+        if let Some(done) = self.open.on_sample(ts, value, window_ms) {
+            if self.closed.len() == CONDITION_WINDOWS_KEPT {
+                self.closed.pop_front();
+            }
+            self.closed.push_back(done);
+        }
+    }
+
+    /// The condition's mean over `window`, if it has (or is having) samples there.
+    pub fn mean_at(&self, window: i64) -> Option<f64> {
+        if self.open.window == window && self.open.count > 0 {
+            return Some(self.open.sum / f64::from(self.open.count));
+        }
+        self.closed
+            .iter()
+            .rev()
+            .find(|(w, _)| *w == window)
+            .map(|(_, m)| *m)
+    }
+}
+
 /// One member's identity inside a group: `(host_id, component id string)`.
 pub type MemberKey = (String, String);
 

@@ -81,7 +81,10 @@ impl RateState {
         for (i, level) in rule.levels.iter().enumerate() {
             let hours = (level.window_hours.ceil() as i64).clamp(1, BUCKETS as i64);
             let c = self.count_last(hours);
-            if c as f64 >= level.count {
+            let spread_enough = level
+                .min_distinct_hours
+                .is_none_or(|want| self.active_hours(hours) >= u64::from(want));
+            if c as f64 >= level.count && spread_enough {
                 reached = Some(i);
                 counted = c;
             }
@@ -107,13 +110,26 @@ impl RateState {
                     rule.title, level.name, counted, level.window_hours
                 ),
                 value: Some(counted as f64),
-                reference: Some(format!(
-                    "{} threshold: {} per {} h",
-                    level.name, level.count, level.window_hours
-                )),
+                reference: Some(match level.min_distinct_hours {
+                    Some(hours) => format!(
+                        "{} threshold: {} per {} h in at least {} separate hours",
+                        level.name, level.count, level.window_hours, hours
+                    ),
+                    None => format!(
+                        "{} threshold: {} per {} h",
+                        level.name, level.count, level.window_hours
+                    ),
+                }),
                 ..Default::default()
             },
         })
+    }
+
+    /// Hours with at least one error among the last `hours`.
+    fn active_hours(&self, hours: i64) -> u64 {
+        (0..hours)
+            .filter(|k| self.counts[(self.head - k).rem_euclid(BUCKETS as i64) as usize] > 0)
+            .count() as u64
     }
 
     fn count_last(&self, hours: i64) -> u64 {
@@ -154,7 +170,7 @@ mod tests {
                 .on_counter(120_000 + i * 60_000, 102.0 + i as f64, &r)
                 .or(last);
         }
-        assert_eq!(last.expect("burst").lr, 60.0);
+        assert_eq!(last.expect("burst").lr, 150.0);
         // Forty more: a storm (rasdaemon: 50 per 24 h).
         let e = st.on_counter(HOUR * 3, 150.0, &r).expect("storm");
         assert_eq!(e.lr, 400.0);
@@ -162,21 +178,40 @@ mod tests {
     }
 
     #[test]
-    fn errors_spread_over_weeks_stay_single() {
+    fn errors_recurring_over_weeks_are_recurring_never_a_burst() {
         let r = ecc();
         let mut st = RateState::default();
         let mut lrs = Vec::new();
         st.on_counter(0, 0.0, &r);
-        // One error every two days for a month: never a burst.
+        // One error every two days for a month: single, then recurring, never a burst.
         for d in 1..=15 {
             if let Some(e) = st.on_counter(d * 2 * DAY_MS, d as f64, &r) {
                 lrs.push(e.lr);
             }
         }
-        assert!(
-            !lrs.is_empty() && lrs.iter().all(|lr| *lr == 3.0),
-            "{lrs:?}"
-        );
+        assert_eq!(lrs.first(), Some(&3.0), "{lrs:?}");
+        assert!(lrs.contains(&100.0), "{lrs:?}");
+        assert!(lrs.iter().all(|lr| *lr == 3.0 || *lr == 100.0), "{lrs:?}");
+    }
+
+    #[test]
+    fn one_burst_in_one_hour_is_not_recurring() {
+        let r = ecc();
+        let mut st = RateState::default();
+        st.on_counter(0, 0.0, &r);
+        // Four errors within the same hour, then nothing for a week.
+        let mut lrs = Vec::new();
+        for i in 1..=4 {
+            if let Some(e) = st.on_counter(HOUR + i * 60_000, i as f64, &r) {
+                lrs.push(e.lr);
+            }
+        }
+        for d in 1..=7 {
+            if let Some(e) = st.on_counter(d * DAY_MS, 4.0, &r) {
+                lrs.push(e.lr);
+            }
+        }
+        assert_eq!(lrs, [3.0], "{lrs:?}");
     }
 
     #[test]

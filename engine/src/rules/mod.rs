@@ -311,7 +311,8 @@ pub struct RateSource {
     pub event: Option<String>,
 }
 
-/// One level of a rate rule: at least `count` within `window_hours`.
+/// One level of a rate rule: at least `count` within `window_hours`, spread over at
+/// least `min_distinct_hours` separate hours (errors that recur, not one burst).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLevel {
@@ -319,6 +320,8 @@ pub struct RateLevel {
     pub count: f64,
     pub window_hours: f64,
     pub lr: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_distinct_hours: Option<u32>,
 }
 
 /// Bursts and storms of errors per component over sliding windows (ECC, kernel I/O).
@@ -343,10 +346,14 @@ pub struct RateRule {
 pub struct BaselineSettings {
     /// Samples are averaged over windows of this length before they meet the baseline.
     pub window_minutes: f64,
-    /// Weight of a new window in its slot's centre and spread (exponential forgetting).
+    /// Weight of one visit of a slot (a day for an hour-of-day slot, a week for an
+    /// hour-of-week one) in its centre and spread: 0.2 remembers about five visits. It
+    /// is spread over the visit's windows, so the window length does not change how
+    /// many days a baseline remembers.
     pub forgetting: f64,
-    /// Windows a slot must have seen before it may alarm.
-    pub warmup_windows: u32,
+    /// Visits a slot must have seen before it may alarm: a seasonal baseline cannot know
+    /// last night's batch job until it has seen a few nights.
+    pub warmup_visits: u32,
     /// Robust z-score beyond which a window deviates.
     pub deviation: f64,
     /// Consecutive deviating windows before a signal.
@@ -360,7 +367,7 @@ impl Default for BaselineSettings {
         Self {
             window_minutes: 5.0,
             forgetting: 0.2,
-            warmup_windows: 3,
+            warmup_visits: 3,
             deviation: 5.0,
             persistence: 3,
             clip: 3.0,
@@ -529,6 +536,9 @@ pub struct Topology {
     /// Place labels, most specific first.
     pub labels: Vec<String>,
     pub min_hosts: u32,
+    /// And at least this fraction of the place's hosts: three hosts of a 200-host site
+    /// with an odd hour at once are a coincidence (or a shared job), not a site problem.
+    pub min_fraction: f64,
     pub window_minutes: f64,
     /// Rule ids whose signals are grouped.
     pub rules: Vec<String>,
@@ -542,6 +552,7 @@ impl Default for Topology {
         Self {
             labels: vec!["chassis".into(), "pdu".into(), "rack".into(), "site".into()],
             min_hosts: 3,
+            min_fraction: 0.0,
             window_minutes: 30.0,
             rules: Vec::new(),
             hold_minutes: 10.0,
@@ -734,14 +745,22 @@ impl RulePack {
                         "must be at least 1",
                     ));
                 }
+                if let Some(h) = l.min_distinct_hours {
+                    if h < 1 || f64::from(h) > l.window_hours.ceil() || f64::from(h) > l.count {
+                        return Err(bad(
+                            format!("rates[{i}].levels[{j}].min_distinct_hours"),
+                            "must be at least 1 and at most the window's hours and the count",
+                        ));
+                    }
+                }
             }
         }
         let b = &self.baseline;
         if !at_least(b.window_minutes, 1.0) {
             return Err(bad("baseline.window_minutes".into(), "must be at least 1"));
         }
-        if !(b.forgetting > 0.0 && b.forgetting <= 1.0) {
-            return Err(bad("baseline.forgetting".into(), "must be in (0, 1]"));
+        if !(b.forgetting > 0.0 && b.forgetting < 1.0) {
+            return Err(bad("baseline.forgetting".into(), "must be in (0, 1)"));
         }
         if b.persistence == 0 {
             return Err(bad("baseline.persistence".into(), "must be at least 1"));
@@ -847,6 +866,12 @@ impl RulePack {
         }
         if self.topology.min_hosts < 2 {
             return Err(bad("topology.min_hosts".into(), "must be at least 2"));
+        }
+        if !(0.0..=1.0).contains(&self.topology.min_fraction) {
+            return Err(bad(
+                "topology.min_fraction".into(),
+                "must be between 0 and 1",
+            ));
         }
         Ok(())
     }

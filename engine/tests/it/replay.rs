@@ -5,14 +5,14 @@ use crate::fleet::*;
 use harbinger_engine::{names, Engine, RulePack, Snapshot, Transition};
 use harbinger_shared::{Batch, ComponentKind};
 
-/// Two days of a 6-host fleet at 5-minute intervals with a nightly backup, a filling
+/// Four days of a 6-host fleet at 5-minute intervals with a nightly backup, a filling
 /// filesystem, a degrading disk, an ECC storm and a rack that overheats.
 fn fleet() -> Vec<Batch> {
     let mut batches = Vec::new();
     let mut rng = Lcg(42);
     let hosts = ["h0", "h1", "h2", "h3", "h4", "h5"];
     let step = 5 * MIN;
-    for k in 0..(2 * DAY / step) {
+    for k in 0..(4 * DAY / step) {
         let ts = T0 + k * step;
         let minute_of_day = (ts - T0).rem_euclid(DAY) / MIN;
         for (i, h) in hosts.iter().enumerate() {
@@ -30,7 +30,8 @@ fn fleet() -> Vec<Batch> {
             }
             let backup = (120..190).contains(&minute_of_day);
             let cpu = if backup { 0.85 } else { 0.15 } + 0.05 * rng.next_f64();
-            let hot = i < 3 && ts > T0 + DAY + 13 * HOUR;
+            // After the temperature baselines' three-day warm-up.
+            let hot = i < 3 && ts > T0 + 3 * DAY + 13 * HOUR;
             let temp = 40.0 + 20.0 * cpu + rng.next_f64() + if hot { 20.0 } else { 0.0 };
             let pwm = if cpu > 0.5 { 0.8 } else { 0.4 };
             let fan = pwm * 5000.0 * if i == 5 { 0.7 } else { 1.0 } + 20.0 * rng.next_f64();

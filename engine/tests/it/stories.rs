@@ -286,9 +286,10 @@ fn rack_cooling_loss_is_one_incident_for_the_rack() {
         ("label", "Package"),
     ];
     let mut out = Vec::new();
-    let hot_from = T0 + DAY + 14 * HOUR;
+    // After the baselines' three-day warm-up.
+    let hot_from = T0 + 3 * DAY + 14 * HOUR;
     let mut noise = Lcg(7);
-    for m in 0..(DAY + 15 * HOUR) / MIN {
+    for m in 0..(3 * DAY + 15 * HOUR) / MIN {
         let ts = T0 + m * MIN;
         for (i, h) in hosts.iter().enumerate() {
             let mut v = 45.0 + i as f64 + noise.next_f64();
@@ -303,7 +304,7 @@ fn rack_cooling_loss_is_one_incident_for_the_rack() {
             );
         }
     }
-    out.extend(e.advance(T0 + DAY + 15 * HOUR));
+    out.extend(e.advance(T0 + 3 * DAY + 15 * HOUR));
     let place: Vec<&Transition> = out.iter().filter(|t| t.place.is_some()).collect();
     assert_eq!(place.len(), 1, "{place:#?}");
     assert_eq!(place[0].dedup_key, "place/rack=r1");
@@ -479,4 +480,168 @@ fn a_rack_going_dark_is_one_incident() {
     }
     let keys: Vec<&str> = out.iter().map(|t| t.dedup_key.as_str()).collect();
     assert_eq!(keys, ["place/rack=r9"], "{out:#?}");
+}
+
+/// Six identical hosts whose fan duty jumps between 0.3 and 0.7, each host on its own,
+/// shipping ten intervals per batch with the RPM series before
+/// the PWM series (as an agent replaying its spool may). Healthy fans must be compared
+/// at the duty of the same window; only the fan that really is slower opens.
+#[test]
+fn peer_fans_in_multi_interval_batches_are_compared_at_the_same_duty() {
+    use harbinger_shared::catalogue::names::{HWMON_FAN_RPM, HWMON_PWM_RATIO};
+    use harbinger_shared::{Point, Series};
+    let mut e = engine();
+    let mut out = Vec::new();
+    let hosts = ["f1", "f2", "f3", "f4", "f5", "f6"];
+    for h in hosts {
+        let inv = B::new(h, &[], 0).inventory(vec![(ComponentKind::Host, h, &[("model", "R640")])]);
+        feed(&mut e, inv, &mut out);
+    }
+    let step = 5 * MIN;
+    let per_batch = 10;
+    let mut noise = Lcg(7);
+    for batch in 0..(2 * DAY / step / per_batch) {
+        for h in hosts {
+            let mut rpm = Vec::new();
+            let mut pwm = Vec::new();
+            for k in 0..per_batch {
+                let n = batch * per_batch + k;
+                let ts = T0 + n * step;
+                // Each host's duty follows its own load: unrelated to the others'.
+                let duty = if noise.next_f64() < 0.5 { 0.3 } else { 0.7 };
+                // f6's fan turns 35 % slower than its identical neighbours.
+                let health = if h == "f6" { 0.65 } else { 1.0 };
+                let speed = 9000.0 * f64::powf(duty, 0.85) * health;
+                rpm.push(Point {
+                    ts,
+                    value: speed * (1.0 + 0.01 * noise.next_f64()),
+                });
+                pwm.push(Point { ts, value: duty });
+            }
+            let mut b = B::new(h, &[], batch as u64 + 1);
+            b.batch.interval_ms = step as u64;
+            let fan = labels(&[("chip", "nct6779"), ("sensor", "fan1"), ("label", "FAN1")]);
+            let duty = labels(&[("chip", "nct6779"), ("sensor", "pwm1"), ("label", "FAN1")]);
+            b.batch.series.push(Series {
+                metric: HWMON_FAN_RPM.into(),
+                labels: fan,
+                points: rpm,
+            });
+            b.batch.series.push(Series {
+                metric: HWMON_PWM_RATIO.into(),
+                labels: duty,
+                points: pwm,
+            });
+            feed(&mut e, b, &mut out);
+        }
+    }
+    let fan_opens: Vec<&str> = out
+        .iter()
+        .filter(|t| t.action == Action::Open && t.dedup_key.contains("/fan:"))
+        .map(|t| t.dedup_key.as_str())
+        .collect();
+    assert_eq!(fan_opens, ["f6/fan:nct6779/fan1"], "{out:#?}");
+}
+
+/// A supply's 12 V rail sags and ripples for a day before it fails, inside the BMC's
+/// thresholds; the CPU's core voltage follows the load all along. Only the sag opens,
+/// and as a host incident (the rails are shared by every supply).
+#[test]
+fn sagging_rail_opens_while_a_load_following_rail_stays_quiet() {
+    use harbinger_shared::catalogue::names::IPMI_SENSOR_VALUE;
+    let mut e = engine();
+    let mut out = Vec::new();
+    let step = 5 * MIN;
+    let sag_from = T0 + 6 * DAY;
+    let mut noise = Lcg(11);
+    let mut opened_before_sag = Vec::new();
+    for k in 0..(7 * DAY / step) {
+        let ts = T0 + k * step;
+        let hour = ((ts - T0) % DAY) as f64 / HOUR as f64;
+        // Busy in the working day, a batch job at night.
+        let load = if (9.0..18.0).contains(&hour) || (2.0..3.0).contains(&hour) {
+            0.8
+        } else {
+            0.1
+        };
+        let progress = ((ts - sag_from) as f64 / DAY as f64).clamp(0.0, 1.0);
+        let sag = 0.025 * progress;
+        let ripple = 0.002 + 0.012 * progress;
+        let twelve = 12.0 * (1.0 - sag + ripple * (2.0 * noise.next_f64() - 1.0));
+        let vcore = 0.75 + 0.45 * load + 0.01 * noise.next_f64();
+        let b = B::new("p1", &[], k as u64)
+            .sample(
+                IPMI_SENSOR_VALUE,
+                &[("name", "12V"), ("type", "Voltage"), ("unit", "volts")],
+                ts,
+                (twelve * 1000.0).round() / 1000.0,
+            )
+            .sample(
+                IPMI_SENSOR_VALUE,
+                &[
+                    ("name", "CPU1 VCORE"),
+                    ("type", "Voltage"),
+                    ("unit", "volts"),
+                ],
+                ts,
+                vcore,
+            );
+        let t = e.feed(&b.batch);
+        if ts < sag_from {
+            opened_before_sag.extend(t.iter().filter(|t| t.action == Action::Open).cloned());
+        }
+        out.extend(t);
+    }
+    assert!(opened_before_sag.is_empty(), "{opened_before_sag:#?}");
+    let open = out
+        .iter()
+        .find(|t| t.action == Action::Open)
+        .expect("the sagging rail opens an incident");
+    assert_eq!(open.dedup_key, "p1/host:p1", "{open:#?}");
+    let rules: Vec<&str> = open
+        .explanation
+        .signals
+        .iter()
+        .map(|s| s.rule.as_str())
+        .collect();
+    assert!(rules.contains(&"rail_voltage"), "{rules:?}");
+    assert!(
+        open.opened_ms > sag_from && open.opened_ms < sag_from + DAY,
+        "{open:#?}"
+    );
+}
+
+/// Correctable errors that come back every other day, never ten in a day, open an
+/// incident for the DIMM; one burst of errors within one hour that never recurs does not.
+#[test]
+fn recurring_correctable_errors_open_below_the_burst_level_a_single_burst_does_not() {
+    let mut e = engine();
+    let mut out = Vec::new();
+    let dimm = [("controller", "0"), ("dimm", "0"), ("label", "DIMM_B1")];
+    // (day, errors that day): h7 recurs, h8 has one burst of four errors.
+    let recurring: &[(i64, u64)] = &[(1, 2), (3, 1), (5, 3), (7, 2)];
+    let once: &[(i64, u64)] = &[(2, 4)];
+    for (host, errors) in [("h7", recurring), ("h8", once)] {
+        let mut total = 0_u64;
+        for hour in 0..10 * 24 {
+            let ts = T0 + hour * HOUR;
+            if let Some((_, n)) = errors.iter().find(|(d, _)| hour == d * 24 + 10) {
+                total += n;
+            }
+            let b = B::new(host, &[], hour as u64).sample(names::EDAC_CE, &dimm, ts, total as f64);
+            feed(&mut e, b, &mut out);
+        }
+    }
+    let opens: Vec<&str> = out
+        .iter()
+        .filter(|t| t.action == Action::Open)
+        .map(|t| t.dedup_key.as_str())
+        .collect();
+    assert_eq!(opens, ["h7/dimm:DIMM_B1"], "{out:#?}");
+    let open = out
+        .iter()
+        .find(|t| t.action == Action::Open)
+        .expect("opened");
+    // On the second occasion (day 3), long before any day with ten errors.
+    assert_eq!(open.opened_ms, T0 + (3 * 24 + 10) * HOUR, "{open:#?}");
 }

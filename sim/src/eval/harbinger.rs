@@ -3,6 +3,9 @@
 //! Planned work is given to the engine as maintenance windows, as an operator would
 //! schedule it; the engine learns nothing else from the ground truth.
 
+/// The name reports and `--detectors` use.
+pub const NAME: &str = "harbinger";
+
 use super::{Detector, EvalError, Incident};
 use crate::GroundTruth;
 use harbinger_engine::{Action, Engine, MaintenanceWindow, RulePack, Transition};
@@ -62,7 +65,7 @@ impl Harbinger {
 
 impl Detector for Harbinger {
     fn name(&self) -> &'static str {
-        "harbinger"
+        NAME
     }
 
     fn feed(&mut self, batch: &Batch) {

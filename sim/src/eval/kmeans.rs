@@ -163,6 +163,9 @@ struct Node {
     open: bool,
 }
 
+/// The name reports and `--detectors` use.
+pub const NAME: &str = "netdata-kmeans";
+
 /// Netdata-style per-metric k-means with a node anomaly rate.
 pub struct NetdataKmeans {
     seed: u64,
@@ -184,7 +187,7 @@ impl NetdataKmeans {
 
 impl Detector for NetdataKmeans {
     fn name(&self) -> &'static str {
-        "netdata-kmeans"
+        NAME
     }
 
     fn feed(&mut self, batch: &Batch) {

@@ -23,6 +23,8 @@ pub enum EvalError {
     Spec(#[from] SpecError),
     #[error("harbinger engine: default rule pack: {0}")]
     Rules(#[from] harbinger_engine::RuleError),
+    #[error("unknown detector {0:?} (known: harbinger, static-thresholds, netdata-kmeans)")]
+    UnknownDetector(String),
 }
 
 /// One incident a detector opened.
@@ -47,18 +49,31 @@ pub trait Detector {
     fn finish(&mut self, end_ms: i64) -> Vec<Incident>;
 }
 
+/// The detectors an evaluation can run, by the names reports use.
+pub const DETECTORS: [&str; 3] = [harbinger::NAME, thresholds::NAME, kmeans::NAME];
+
 /// Generates the fleet once and runs every detector over it.
 pub fn evaluate(spec: &FleetSpec) -> Result<Report, EvalError> {
+    evaluate_only(spec, &DETECTORS)
+}
+
+/// Generates the fleet once and runs the named detectors (see [`DETECTORS`]) over it;
+/// skipping the references makes a tuning run of Harbinger alone several times faster.
+pub fn evaluate_only(spec: &FleetSpec, names: &[&str]) -> Result<Report, EvalError> {
     let fleet = Fleet::new(spec)?;
     let truth: GroundTruth = fleet.truth().clone();
-    let mut detectors: Vec<Box<dyn Detector>> = vec![
-        Box::new(harbinger::Harbinger::new(&truth)?),
-        Box::new(thresholds::StaticThresholds::new(
-            spec.interval_ms,
-            spec.batch_intervals,
-        )),
-        Box::new(kmeans::NetdataKmeans::new(spec.seed)),
-    ];
+    let mut detectors: Vec<Box<dyn Detector>> = Vec::new();
+    for name in names {
+        match *name {
+            harbinger::NAME => detectors.push(Box::new(harbinger::Harbinger::new(&truth)?)),
+            thresholds::NAME => detectors.push(Box::new(thresholds::StaticThresholds::new(
+                spec.interval_ms,
+                spec.batch_intervals,
+            ))),
+            kmeans::NAME => detectors.push(Box::new(kmeans::NetdataKmeans::new(spec.seed))),
+            other => return Err(EvalError::UnknownDetector(other.to_owned())),
+        }
+    }
     let mut batches = 0_u64;
     let mut samples = 0_u64;
     for batch in fleet {

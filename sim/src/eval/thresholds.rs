@@ -145,6 +145,9 @@ struct Watched {
     component: Option<ComponentId>,
 }
 
+/// The name reports and `--detectors` use.
+pub const NAME: &str = "static-thresholds";
+
 /// Static-threshold alerting, evaluated at every sample.
 pub struct StaticThresholds {
     series: HashMap<(String, String, BTreeMap<String, String>), Watched>,
@@ -184,7 +187,7 @@ impl StaticThresholds {
 
 impl Detector for StaticThresholds {
     fn name(&self) -> &'static str {
-        "static-thresholds"
+        NAME
     }
 
     fn feed(&mut self, batch: &Batch) {

@@ -80,3 +80,33 @@ fn evaluate_rejects_unknown_failure_rate_keys_naming_the_option() {
     assert!(stderr.contains("--failure-rates"), "{stderr}");
     assert!(stderr.contains("disk_explodes"), "{stderr}");
 }
+
+#[test]
+fn evaluate_runs_only_the_named_detectors_and_rejects_unknown_ones() {
+    let report = evaluate(&["--detectors", "harbinger"]);
+    let names: Vec<&str> = report["detectors"]
+        .as_array()
+        .expect("detectors")
+        .iter()
+        .filter_map(|d| d["detector"].as_str())
+        .collect();
+    assert_eq!(names, ["harbinger"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_harbinger-sim"))
+        .args([
+            "evaluate",
+            "--hosts",
+            "2",
+            "--days",
+            "1",
+            "--detectors",
+            "harbinger,zabbix",
+        ])
+        .output()
+        .expect("run harbinger-sim evaluate");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--detectors") && stderr.contains("zabbix"),
+        "{stderr}"
+    );
+}
