@@ -57,6 +57,68 @@ impl Tier {
     }
 }
 
+/// The tier a range query reads: the coarsest one whose buckets fit a whole number of
+/// times into `step_ms` and whose retention still holds `from_ms`. A range that starts
+/// before every such tier's retention is served by the finest tier still holding its
+/// start (a 1-minute step over data older than raw retention gets 5-minute buckets),
+/// and by the 1 h tier, the longest kept, when none does.
+///
+/// `retention_ms` gives each tier's retention; tiers are expected to be kept longer the
+/// coarser they are, which the configuration enforces. Retention drops only rows lying
+/// wholly before `now - retention`, so a tier surely holds everything from the start of
+/// the row containing that instant: that, not the instant, is the boundary used here.
+pub fn choose(step_ms: i64, from_ms: i64, now_ms: i64, retention_ms: impl Fn(Tier) -> i64) -> Tier {
+    let holds = |t: Tier| from_ms >= align(now_ms.saturating_sub(retention_ms(t)), t.row_span_ms());
+    let fits =
+        |t: Tier| t == Tier::Raw || (step_ms >= t.bucket_ms() && step_ms % t.bucket_ms() == 0);
+    Tier::ALL
+        .into_iter()
+        .rev()
+        .find(|&t| fits(t) && holds(t))
+        .or_else(|| Tier::ALL.into_iter().find(|&t| holds(t)))
+        .unwrap_or(Tier::OneHour)
+}
+
+/// Merges two sorted bucket lists of the same width: buckets with the same start are
+/// combined (counts and sums add, extremes widen, `last` is `later`'s).
+pub fn merge(earlier: Vec<Bucket>, later: Vec<Bucket>) -> Vec<Bucket> {
+    let mut out: Vec<Bucket> = Vec::with_capacity(earlier.len() + later.len());
+    let (mut a, mut b) = (earlier.into_iter().peekable(), later.into_iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.start_ms == y.start_ms => {
+                let (x, y) = (a.next(), b.next());
+                match (x, y) {
+                    (Some(x), Some(y)) => Bucket {
+                        start_ms: x.start_ms,
+                        count: x.count + y.count,
+                        min: x.min.min(y.min),
+                        max: x.max.max(y.max),
+                        sum: x.sum + y.sum,
+                        last: y.last,
+                    },
+                    _ => break,
+                }
+            }
+            (Some(x), Some(y)) if x.start_ms < y.start_ms => match a.next() {
+                Some(x) => x,
+                None => break,
+            },
+            (Some(_), None) => match a.next() {
+                Some(x) => x,
+                None => break,
+            },
+            (_, Some(_)) => match b.next() {
+                Some(y) => y,
+                None => break,
+            },
+            (None, None) => break,
+        };
+        out.push(next);
+    }
+    out
+}
+
 /// The start of the span of width `span` holding `ts` (floor, also for negative ts).
 pub fn align(ts: i64, span: i64) -> i64 {
     ts.div_euclid(span) * span
@@ -308,6 +370,103 @@ mod tests {
             );
             assert!((a.sum - b.sum).abs() < 1e-9);
         }
+    }
+
+    const DAY: i64 = 86_400_000;
+
+    fn defaults(t: Tier) -> i64 {
+        match t {
+            Tier::Raw => 30 * DAY,
+            Tier::FiveMinutes => 365 * DAY,
+            Tier::OneHour => 5 * 365 * DAY,
+        }
+    }
+
+    #[test]
+    fn tier_follows_the_step() {
+        let now = 1_000 * DAY;
+        // 30 days at 1 h, 1 day at 5 min and at 10 min, 1 h at 10 s.
+        assert_eq!(
+            choose(3_600_000, now - 30 * DAY, now, defaults),
+            Tier::OneHour
+        );
+        assert_eq!(choose(300_000, now - DAY, now, defaults), Tier::FiveMinutes);
+        assert_eq!(choose(600_000, now - DAY, now, defaults), Tier::FiveMinutes);
+        assert_eq!(choose(10_000, now - 3_600_000, now, defaults), Tier::Raw);
+        // A step that is no multiple of 5 min stays on raw data while raw data exists.
+        assert_eq!(choose(420_000, now - DAY, now, defaults), Tier::Raw);
+        assert_eq!(
+            choose(5_400_000, now - DAY, now, defaults),
+            Tier::FiveMinutes
+        );
+    }
+
+    #[test]
+    fn tier_respects_retention() {
+        let now = 1_000 * DAY;
+        // Older than raw retention: a fine step is served by the 5 min rollup.
+        assert_eq!(
+            choose(10_000, now - 31 * DAY, now, defaults),
+            Tier::FiveMinutes
+        );
+        assert_eq!(
+            choose(420_000, now - 31 * DAY, now, defaults),
+            Tier::FiveMinutes
+        );
+        // Older than the 5 min retention: the hourly rollup, whatever the step.
+        assert_eq!(
+            choose(300_000, now - 400 * DAY, now, defaults),
+            Tier::OneHour
+        );
+        assert_eq!(
+            choose(10_000, now - 400 * DAY, now, defaults),
+            Tier::OneHour
+        );
+        // Older than everything: the longest-kept tier, which may still hold the end.
+        assert_eq!(
+            choose(10_000, now - 9_000 * DAY, now, defaults),
+            Tier::OneHour
+        );
+        // Raw still holds the row that contains the retention boundary (rows are 2 h).
+        let now = now + 3_600_000;
+        assert_eq!(choose(10_000, now - 30 * DAY, now, defaults), Tier::Raw);
+        assert_eq!(
+            choose(10_000, now - 30 * DAY - 3_600_000, now, defaults),
+            Tier::Raw
+        );
+        assert_eq!(
+            choose(10_000, now - 30 * DAY - 3_600_001, now, defaults),
+            Tier::FiveMinutes
+        );
+    }
+
+    #[test]
+    fn merge_combines_equal_starts_and_keeps_order() {
+        let b = |start_ms, v: f64| Bucket {
+            start_ms,
+            count: 1,
+            min: v,
+            max: v,
+            sum: v,
+            last: v,
+        };
+        let merged = merge(
+            vec![b(0, 1.0), b(10, 5.0)],
+            vec![b(5, 2.0), b(10, 3.0), b(20, 4.0)],
+        );
+        let starts: Vec<i64> = merged.iter().map(|b| b.start_ms).collect();
+        assert_eq!(starts, vec![0, 5, 10, 20]);
+        assert_eq!(
+            merged[2],
+            Bucket {
+                start_ms: 10,
+                count: 2,
+                min: 3.0,
+                max: 5.0,
+                sum: 8.0,
+                last: 3.0
+            }
+        );
     }
 
     #[test]

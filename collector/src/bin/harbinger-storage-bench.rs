@@ -7,8 +7,9 @@
 //!   kind of series.
 //! - `storage`: appends the same batches to a SQLite store, compacts them, and prints
 //!   ingest rate, compaction rate, bytes/sample of the chunk tier and of the whole
-//!   database file after VACUUM, and read latencies of one series over 4 h and one
-//!   host's series over 1 h.
+//!   database file after VACUUM, bytes per table with its indexes and overflow pages
+//!   (SQLite `dbstat`), and read latencies of one series over 4 h and one host's
+//!   series over 1 h. `--page-size` creates the database with another page size.
 //!
 //! `--smoke` shrinks everything so a test can run it end to end in seconds.
 
@@ -50,6 +51,9 @@ enum Command {
         /// Directory for the database (a temporary one by default).
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
+        /// SQLite page size of the new database (the collector's default when absent).
+        #[arg(long)]
+        page_size: Option<u32>,
     },
     /// Writes the same samples as JSON lines for VictoriaMetrics' `/api/v1/import`
     /// (one line per series per batch), to compare with the same data there.
@@ -83,12 +87,12 @@ fn main() -> anyhow::Result<()> {
     match &args.command {
         Command::Codecs => codecs(&args),
         Command::VmExport { out } => vm_export(&args, out),
-        Command::Storage { dir } => {
+        Command::Storage { dir, page_size } => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()?;
-            runtime.block_on(storage(&args, dir.clone()))
+            runtime.block_on(storage(&args, dir.clone(), *page_size))
         }
     }
 }
@@ -223,7 +227,12 @@ fn codecs(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn storage(args: &Args, dir: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+async fn storage(
+    args: &Args,
+    dir: Option<std::path::PathBuf>,
+    page_size: Option<u32>,
+) -> anyhow::Result<()> {
+    let page_size = page_size.unwrap_or(harbinger_collector::store::sqlite::PAGE_SIZE);
     let keep = dir.is_some();
     let dir = dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("harbinger-storage-bench-{}", std::process::id()))
@@ -231,7 +240,7 @@ async fn storage(args: &Args, dir: Option<std::path::PathBuf>) -> anyhow::Result
     std::fs::create_dir_all(&dir)?;
     let db = dir.join("bench.db");
     let _ = std::fs::remove_file(&db);
-    let store = SqliteStore::open(&db.display().to_string()).await?;
+    let store = SqliteStore::open_with_page_size(&db.display().to_string(), page_size).await?;
     let batches: Vec<Batch> = fleet(args)?.collect();
     let bodies: Vec<Vec<u8>> = batches
         .iter()
@@ -315,6 +324,8 @@ async fn storage(args: &Args, dir: Option<std::path::PathBuf>) -> anyhow::Result
     store.close().await;
     // The whole file, indexes and free pages squeezed out.
     let conn_url = format!("sqlite://{}", db.display());
+    let actual_page_size: i64;
+    let tables: Vec<(String, i64, i64)>;
     {
         use sqlx::Connection;
         let mut conn = sqlx::SqliteConnection::connect(&conn_url).await?;
@@ -322,6 +333,18 @@ async fn storage(args: &Args, dir: Option<std::path::PathBuf>) -> anyhow::Result
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&mut conn)
             .await?;
+        actual_page_size = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&mut conn)
+            .await?;
+        // Bytes per table with its indexes, and the overflow pages among them (dbstat).
+        tables = sqlx::query_as(
+            "SELECT m.tbl_name, SUM(d.pgsize), \
+                    SUM(CASE WHEN d.pagetype = 'overflow' THEN d.pgsize ELSE 0 END) \
+             FROM dbstat d JOIN sqlite_master m ON m.name = d.name \
+             GROUP BY m.tbl_name",
+        )
+        .fetch_all(&mut conn)
+        .await?;
         conn.close().await?;
     }
     let file_bytes = std::fs::metadata(&db)?.len() + wal_len(&db);
@@ -353,8 +376,23 @@ async fn storage(args: &Args, dir: Option<std::path::PathBuf>) -> anyhow::Result
         println!("rollups {tier}: {} rows, {} bytes", t.rows, t.bytes);
     }
     println!(
-        "database file after VACUUM (chunks + rollups + series + indexes): {:.3} bytes/sample",
+        "database file after VACUUM (chunks + rollups + series + indexes): {:.3} bytes/sample (page size {actual_page_size})",
         file_bytes as f64 / samples as f64
+    );
+    let on_disk = |name: &str| {
+        tables
+            .iter()
+            .find(|t| t.0 == name)
+            .map_or((0, 0), |t| (t.1, t.2))
+    };
+    for name in ["chunks", "rollups_5m", "rollups_1h", "series"] {
+        let (bytes, overflow) = on_disk(name);
+        println!("  table {name} with its indexes: {bytes} bytes, {overflow} in overflow pages");
+    }
+    let raw_tier = on_disk("chunks").0 + on_disk("series").0;
+    println!(
+        "raw tier on disk (chunks + its indexes + series, dbstat): {:.3} bytes/sample",
+        raw_tier as f64 / samples as f64
     );
     println!(
         "query one series 4 h ({} points): median {:.2} ms",

@@ -10,6 +10,7 @@ mod incidents;
 mod ingest;
 mod maintenance;
 mod query;
+mod query_fleet;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/hosts/{host_id}/latest", get(hardware::latest))
         .route("/api/v1/fleet/firmware", get(hardware::fleet_firmware))
+        .route("/api/v1/fleet/aggregate", get(query_fleet::aggregate))
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::detail))
         .route(

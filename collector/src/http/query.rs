@@ -1,11 +1,14 @@
 //! `GET /api/v1/hosts/{host_id}/query`: one metric's series over a time range,
-//! bucketed by step into min/max/avg, optionally as a per-second rate.
+//! bucketed by step into min/max/avg, optionally as a per-second rate, read from the
+//! tier the step and the range's age call for (raw chunks, 5 min or 1 h rollups).
 
 use super::{int_param, label_filters, str_param, Params};
 use crate::aggregate::{self, Bucket};
+use crate::compaction;
 use crate::error::ApiError;
 use crate::hot::Selector;
-use crate::read::raw_series;
+use crate::read::{step_series, StepQuery};
+use crate::rollup;
 use crate::state::{now_ms, AppState};
 use axum::extract::{Path, Query, State};
 use axum::Json;
@@ -13,16 +16,19 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// More buckets than this are refused: the answer would be too big to be useful.
-const MAX_BUCKETS: i64 = 11_000;
+pub(super) const MAX_BUCKETS: i64 = 11_000;
 /// Default range when `start` is not given.
 const DEFAULT_RANGE_MS: i64 = 3_600_000;
-/// How far before `start` a rate looks for the previous raw point, at least.
-const RATE_LOOKBACK_MS: i64 = 15 * 60_000;
 
 #[derive(Debug, Serialize)]
 pub struct QueryResult {
     pub metric: String,
     pub step: i64,
+    /// The tier the answer was read from: `raw`, `5m` or `1h` (see `rollup::choose`).
+    pub tier: &'static str,
+    /// Where the first step starts: `start`, rounded down to the tier's bucket on a
+    /// rollup tier.
+    pub start: i64,
     pub series: Vec<SeriesResult>,
 }
 
@@ -48,47 +54,49 @@ pub async fn range(
     Path(host_id): Path<String>,
     Query(params): Query<Params>,
 ) -> Result<Json<QueryResult>, ApiError> {
-    let q = parse(&params, now_ms())?;
+    let now = now_ms();
+    let q = parse(&params, now)?;
     super::hosts::known_host(&state, &host_id).await?;
     let selector = Selector {
         metric: Some(q.metric.clone()),
         filters: q.filters.clone(),
     };
-    // A rate at the first point in range needs the point before it.
-    let from = if q.rate {
-        q.start.saturating_sub(RATE_LOOKBACK_MS.max(q.step))
-    } else {
-        q.start
-    };
-    let raw = raw_series(
-        state.store.as_ref(),
-        &state.hot,
-        &host_id,
-        &selector,
-        from,
-        q.end,
-    )
-    .await?;
-    let series = raw
+    let step = step_query(&state, q.start, q.end, q.step, q.rate, now);
+    let series = step_series(state.store.as_ref(), &state.hot, &host_id, &selector, &step)
+        .await?
         .into_iter()
-        .filter_map(|(key, points)| {
-            let points = if q.rate {
-                aggregate::rate(&points)
-            } else {
-                points
-            };
-            let buckets = aggregate::bucket(&points, q.start, q.end, q.step);
-            (!buckets.is_empty()).then_some(SeriesResult {
-                labels: key.labels,
-                points: buckets,
-            })
+        .map(|(key, buckets)| SeriesResult {
+            labels: key.labels,
+            points: buckets.iter().map(aggregate::to_api).collect(),
         })
         .collect();
     Ok(Json(QueryResult {
         metric: q.metric,
         step: q.step,
+        tier: step.tier.name(),
+        start: step.origin(),
         series,
     }))
+}
+
+/// The step query of a validated range, on the tier its step and age call for.
+pub(super) fn step_query(
+    state: &AppState,
+    start: i64,
+    end: i64,
+    step: i64,
+    rate: bool,
+    now: i64,
+) -> StepQuery {
+    let storage = &state.config.storage;
+    let tier = rollup::choose(step, start, now, |t| compaction::retention_ms(storage, t));
+    StepQuery {
+        tier,
+        start,
+        end,
+        step,
+        rate,
+    }
 }
 
 fn parse(params: &Params, now_ms: i64) -> Result<RangeQuery, ApiError> {

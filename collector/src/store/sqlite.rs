@@ -36,6 +36,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Readers: the dashboard and API. Small, because SQLite reads are CPU-bound and the
 /// machine may have two cores.
 const READ_CONNECTIONS: u32 = 4;
+/// Page size of new databases. Chunks are 0.1–3.4 KB: packed into SQLite's default
+/// 4 KiB pages they left 16 % of the chunk table's leaf pages empty, 4 % at 16 KiB;
+/// larger pages cost more in the many small tables (BENCHMARKS.md "Storage").
+/// Existing databases keep theirs.
+pub const PAGE_SIZE: u32 = 16_384;
 
 const HOST_COLUMNS: &str = "host_id, hostname, labels, agent_version, interval_ms, \
      first_seen_ms, last_seen_ms, last_seq";
@@ -61,6 +66,14 @@ impl SqliteStore {
     /// Opens (creating it and its parent directories if needed) the database named by
     /// `sqlite://path`, `sqlite:path` or a bare path, and applies pending migrations.
     pub async fn open(url_or_path: &str) -> Result<Self, DbError> {
+        Self::open_with_page_size(url_or_path, PAGE_SIZE).await
+    }
+
+    /// [`open`](Self::open) with another page size for a NEW database (the storage
+    /// benchmark compares sizes with it). An existing database keeps the page size it
+    /// was created with: SQLite cannot change it in WAL mode, and silently ignores the
+    /// request.
+    pub async fn open_with_page_size(url_or_path: &str, page_size: u32) -> Result<Self, DbError> {
         let path = parse_location(url_or_path)?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(parent).await.map_err(|e| {
@@ -82,8 +95,11 @@ impl SqliteStore {
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_with(
+                // sqlx issues `page_size` before `journal_mode`, as SQLite requires for
+                // it to apply to a new file.
                 base.clone()
                     .create_if_missing(true)
+                    .page_size(page_size)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full),
             )
@@ -949,6 +965,34 @@ fn found(rows_affected: u64) -> Result<(), DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn page_size(store: &SqliteStore) -> i64 {
+        sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&store.reader)
+            .await
+            .expect("page size")
+    }
+
+    #[tokio::test]
+    async fn new_databases_get_the_page_size_and_old_ones_keep_theirs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fresh = dir.path().join("fresh.db").display().to_string();
+        let store = SqliteStore::open(&fresh).await.expect("open");
+        assert_eq!(page_size(&store).await, i64::from(PAGE_SIZE));
+        store.close().await;
+
+        // A database created with SQLite's default keeps it when reopened.
+        let old = dir.path().join("old.db").display().to_string();
+        let store = SqliteStore::open_with_page_size(&old, 4_096)
+            .await
+            .expect("open old");
+        assert_eq!(page_size(&store).await, 4_096);
+        store.close().await;
+        let store = SqliteStore::open(&old).await.expect("reopen");
+        assert_eq!(page_size(&store).await, 4_096);
+        store.ping().await.expect("usable");
+        store.close().await;
+    }
 
     #[test]
     fn locations_accept_url_forms_and_bare_paths() {

@@ -10,6 +10,7 @@ mod compaction;
 mod e2e;
 mod engine;
 mod escalation;
+mod fleet_aggregate;
 mod hardware;
 mod incidents;
 mod ingest;
@@ -27,6 +28,7 @@ mod servicenow;
 mod storage_bench;
 mod tickets_outbox;
 mod tickets_store;
+mod tiers;
 mod webhook_formats;
 
 use axum::extract::State;
